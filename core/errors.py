@@ -1,0 +1,101 @@
+"""The one family of domain errors. Each says what happened and what to do about it.
+
+Services raise these; the API exception handler and the portal's view mixin map them to
+HTTP once (``http_status``), so no view invents its own wording.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the domain refuses. ``code`` is stable for clients; ``message`` is for people."""
+
+    code = "domain_error"
+    http_status = 409
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    http_status = 400
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    http_status = 404
+
+
+# --- pools and seats ----------------------------------------------------------------------------
+class PoolExhausted(DomainError):
+    code = "pool_exhausted"
+
+
+class TermEnded(DomainError):
+    code = "term_ended"
+
+
+class TermNotStarted(DomainError):
+    code = "term_not_started"
+
+
+class ResizeBelowAssigned(DomainError):
+    code = "resize_below_assigned"
+
+
+class ParentPoolExceeded(DomainError):
+    code = "parent_pool_exceeded"
+
+
+class AllocationExists(DomainError):
+    code = "allocation_exists"
+
+
+class AllocationNotAllowed(DomainError):
+    code = "allocation_not_allowed"
+
+
+class AlreadyClaimed(DomainError):
+    code = "already_claimed"
+
+
+class EmployeeNotActive(DomainError):
+    code = "employee_not_active"
+
+
+class ForeignAgency(DomainError):
+    code = "foreign_agency"
+    http_status = 403
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class RenewalNotAllowed(DomainError):
+    code = "renewal_not_allowed"
+
+
+# --- agencies and domains -----------------------------------------------------------------------
+class DomainNotFederal(DomainError):
+    code = "domain_not_federal"
+    http_status = 400
+
+
+class DomainTaken(DomainError):
+    code = "domain_taken"
+
+
+class EmailDomainUnknown(DomainError):
+    code = "email_domain_unknown"
+    http_status = 400
+
+
+class EmployeeExists(DomainError):
+    code = "employee_exists"
