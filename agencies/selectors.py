@@ -1,0 +1,138 @@
+"""Reads about agencies and who may see what.
+
+``user_scope`` is the one place that turns a user's role assignments into the subtrees they
+may see. Every view starts from a queryset filtered through it, so an object outside the
+user's scope is simply not found (404), never "forbidden" (no existence leak).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from agencies.models import Agency, AgencyDomain, Employee, RegisteredDomain, RoleAssignment
+
+STAFF_ROLES = (RoleAssignment.Role.AGENCY_ADMIN, RoleAssignment.Role.ONBOARDING_STAFF)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The agencies a user may act on: everything, some subtrees, or only themselves."""
+
+    is_global: bool = False
+    paths: tuple[str, ...] = ()
+    employee_id: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.is_global and not self.paths and self.employee_id is None
+
+    def agency_q(self, field: str = "") -> Q:
+        """A filter on agencies by path; ``field`` is the lookup path to the Agency."""
+        if self.is_global:
+            return Q()
+        if not self.paths:
+            return Q(pk__in=[])
+        lookup = f"{field}__path__startswith" if field else "path__startswith"
+        q = Q()
+        for path in self.paths:
+            q |= Q(**{lookup: path})
+        return q
+
+    def covers(self, agency: Agency) -> bool:
+        return self.is_global or any(agency.path.startswith(p) for p in self.paths)
+
+    def filter_agencies(self, qs: QuerySet[Agency]) -> QuerySet[Agency]:
+        if self.is_global:
+            return qs
+        if self.paths:
+            return qs.filter(self.agency_q())
+        if self.employee_id is not None:
+            return qs.filter(employees__id=self.employee_id)
+        return qs.none()
+
+    def filter_employees(self, qs: QuerySet[Employee]) -> QuerySet[Employee]:
+        if self.is_global:
+            return qs
+        q = self.agency_q("agency") if self.paths else Q(pk__in=[])
+        if self.employee_id is not None:
+            q |= Q(pk=self.employee_id)
+        return qs.filter(q)
+
+    def filter_by_agency(self, qs: QuerySet, field: str = "agency") -> QuerySet:
+        """Filter any queryset whose rows hang off an agency through ``field``."""
+        if self.is_global:
+            return qs
+        return qs.filter(self.agency_q(field)) if self.paths else qs.none()
+
+
+def user_scope(user, roles: Iterable[str] | None = None) -> Scope:  # type: ignore[no-untyped-def]
+    """The scope a user holds through the given roles (staff roles by default)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Scope()
+    wanted = tuple(roles) if roles is not None else (RoleAssignment.Role.GSA_ADMIN, *STAFF_ROLES)
+    cache = user.__dict__.setdefault("_scope_cache", {})
+    if wanted in cache:
+        return cache[wanted]
+    assignments = list(
+        RoleAssignment.objects.filter(user=user, role__in=wanted).values_list("role", "agency__path")
+    )
+    if any(role == RoleAssignment.Role.GSA_ADMIN for role, _ in assignments):
+        scope = Scope(is_global=True)
+    else:
+        paths = _outermost(path for _, path in assignments if path)
+        employee_id = Employee.objects.filter(user=user).values_list("pk", flat=True).first()
+        scope = Scope(paths=paths, employee_id=employee_id)
+    cache[wanted] = scope
+    return scope
+
+
+def _outermost(paths: Iterable[str]) -> tuple[str, ...]:
+    """Drop paths already covered by an ancestor path in the set."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path.startswith(k) for k in kept):
+            kept.append(path)
+    return tuple(kept)
+
+
+def user_roles(user) -> set[str]:  # type: ignore[no-untyped-def]
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(RoleAssignment.objects.filter(user=user).values_list("role", flat=True))
+
+
+def email_domain_candidates(domain: str) -> list[str]:
+    """``mail.nih.gov`` -> ``["mail.nih.gov", "nih.gov"]``; never a bare public suffix."""
+    labels = domain.lower().strip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def agency_domain_for_email(email: str) -> AgencyDomain | None:
+    """The verified agency domain that owns an email address (the most specific match wins)."""
+    domain = email.rpartition("@")[2].lower()
+    if not domain:
+        return None
+    candidates = email_domain_candidates(domain)
+    matches = (
+        AgencyDomain.objects.filter(domain__in=candidates, verified_at__isnull=False)
+        .select_related("agency")
+        .order_by()
+    )
+    best = None
+    for match in matches:
+        if best is None or len(match.domain) > len(best.domain):
+            best = match
+    return best
+
+
+def registered_domain_for_email(email: str) -> RegisteredDomain | None:
+    domain = email.rpartition("@")[2].lower()
+    candidates = email_domain_candidates(domain) if domain else []
+    found = {d.domain: d for d in RegisteredDomain.objects.filter(domain__in=candidates)}
+    for candidate in candidates:
+        if candidate in found:
+            return found[candidate]
+    return None
