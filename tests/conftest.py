@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.conf import settings
+
+from agencies.models import RoleAssignment
+from tests.factories import (
+    AgencyDomainFactory,
+    AgencyFactory,
+    AllocationFactory,
+    EmployeeFactory,
+    ProgramFactory,
+    RoleAssignmentFactory,
+    UserFactory,
+)
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: SQLite serialises all writers, so races and row locks cannot be shown; "
+        "run with DATABASE_URL=postgres://..."
+    )
+    for item in items:
+        if "postgres" in item.keywords and not ON_POSTGRES:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def department(db):
+    """A department with a verified .gov email domain and one bureau (with its own domain)."""
+    agency = AgencyFactory(name="Department of Examples", slug="doe-x", abbreviation="DOX")
+    AgencyDomainFactory(agency=agency, domain="examples.gov")
+    return agency
+
+
+@pytest.fixture
+def bureau(department):
+    agency = AgencyFactory(name="Bureau of Samples", slug="bos", parent=department)
+    AgencyDomainFactory(agency=agency, domain="samples.gov")
+    return agency
+
+
+@pytest.fixture
+def other_department(db):
+    agency = AgencyFactory(name="Department of Elsewhere", slug="elsewhere")
+    AgencyDomainFactory(agency=agency, domain="elsewhere.gov")
+    return agency
+
+
+@pytest.fixture
+def program(db):
+    return ProgramFactory(name="ChatGPT Enterprise (OneGov)", slug="chatgpt-onegov")
+
+
+@pytest.fixture
+def pool(program, department):
+    return AllocationFactory(program=program, agency=department, quantity=10)
+
+
+@pytest.fixture
+def employee(department):
+    return EmployeeFactory(agency=department, email="ada.lovelace@examples.gov")
+
+
+_people = itertools.count(1)
+
+
+@pytest.fixture
+def make_employee():
+    """Employees on the agency's own verified domain (or its department's)."""
+
+    def make(agency, **kwargs):
+        holder = agency
+        domain = None
+        while domain is None and holder is not None:
+            domain = holder.domains.values_list("domain", flat=True).first()
+            holder = holder.parent
+        if domain and "email" not in kwargs:
+            kwargs["email"] = f"person{next(_people)}@{domain}"
+        return EmployeeFactory(agency=agency, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def gsa_admin(db):
+    user = UserFactory(username="gsa-admin", email="admin@gsa.gov", is_staff=True)
+    RoleAssignmentFactory(user=user, role=RoleAssignment.Role.GSA_ADMIN, agency=None)
+    return user
+
+
+@pytest.fixture
+def agency_admin(department):
+    user = UserFactory(username="dept-admin", email="admin@examples.gov")
+    RoleAssignmentFactory(user=user, role=RoleAssignment.Role.AGENCY_ADMIN, agency=department)
+    return user
