@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -332,14 +332,37 @@ def _check_claimant(*, allocation: Allocation, employee: Employee) -> None:
         )
 
 
-def _claim_locked(*, allocation: Allocation, employee: Employee, actor: ActorLike, now: datetime) -> Seat:
+def _take_one(*, allocation_id: int, now: datetime) -> datetime | None:
+    """Count one more seat in the pool if it has room and its term runs; one guarded statement.
+
+    Returns the pool's term end as the UPDATE saw it (RETURNING), so a renewal committed just
+    before cannot leave the new seat with the old expiry; None when the guard refused.
+    """
+    table = Allocation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET assigned = assigned + 1, updated_at = %s "  # noqa: S608 - table name is ours
+            "WHERE id = %s AND term_ends_at > %s AND quantity > assigned + reserved_for_children "
+            "RETURNING term_ends_at",
+            [now, allocation_id, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    value = row[0]
+    if isinstance(value, str):  # SQLite hands raw cursors text
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _claim_locked(
+    *, allocation: Allocation, employee: Employee, actor: ActorLike, now: datetime, waiting: bool = True
+) -> Seat:
     """The claim itself; runs inside a transaction (rolled back whole on any refusal)."""
-    taken = Allocation.objects.filter(
-        pk=allocation.pk,
-        term_ends_at__gt=now,
-        quantity__gt=F("assigned") + F("reserved_for_children"),
-    ).update(assigned=F("assigned") + 1, updated_at=now)
-    if not taken:
+    term_ends_at = _take_one(allocation_id=allocation.pk, now=now)
+    if term_ends_at is None:
         fresh = Allocation.objects.get(pk=allocation.pk)
         if fresh.term_ends_at <= now:
             raise TermEnded(
@@ -357,7 +380,9 @@ def _claim_locked(*, allocation: Allocation, employee: Employee, actor: ActorLik
     else:
         state = Seat.State.PENDING if _has_vendor(program) else Seat.State.ACTIVE
     try:
-        with transaction.atomic():
+        # No savepoint: a failed insert dooms the caller's transaction (or its savepoint), which
+        # is what undoes the counter increment above.
+        with transaction.atomic(savepoint=False):
             seat = Seat.objects.create(
                 allocation=allocation,
                 program_id=allocation.program_id,
@@ -366,7 +391,7 @@ def _claim_locked(*, allocation: Allocation, employee: Employee, actor: ActorLik
                 claimed_at=now,
                 approved_at=None if needs_approval else now,
                 activated_at=now if state == Seat.State.ACTIVE else None,
-                expires_at=Allocation.objects.values_list("term_ends_at", flat=True).get(pk=allocation.pk),
+                expires_at=term_ends_at,
             )
     except IntegrityError as exc:
         if constraint_violated(exc, "seats_seat_one_live_per_employee_program", "seats_seat.program_id"):
@@ -374,9 +399,10 @@ def _claim_locked(*, allocation: Allocation, employee: Employee, actor: ActorLik
         raise
     if state == Seat.State.PENDING:
         job_enqueue(seat_id=seat.pk, action=ProvisioningJob.Action.CREATE, at=now)
-    WaitlistEntry.objects.filter(
-        allocation=allocation, employee=employee, state=WaitlistEntry.State.WAITING
-    ).update(state=WaitlistEntry.State.SERVED, resolved_at=now, seat=seat)
+    if waiting:
+        WaitlistEntry.objects.filter(
+            allocation=allocation, employee=employee, state=WaitlistEntry.State.WAITING
+        ).update(state=WaitlistEntry.State.SERVED, resolved_at=now, seat=seat)
     audit_record(
         actor=actor,
         verb="seat.claim",
@@ -391,15 +417,32 @@ def _claim_locked(*, allocation: Allocation, employee: Employee, actor: ActorLik
 def seat_claim(*, allocation: Allocation, employee: Employee, actor: ActorLike) -> Seat:
     """Take one seat from a pool for an employee of that agency (or one of its bureaus)."""
     _check_claimant(allocation=allocation, employee=employee)
-    existing = Seat.objects.live().filter(program_id=allocation.program_id, employee=employee).first()
-    if existing is not None:
+    # One round trip answers both "already holds a seat?" and "was waiting in line?".
+    live_state, waiting = (
+        Employee.objects.filter(pk=employee.pk)
+        .annotate(
+            live_state=Subquery(
+                Seat.objects.live()
+                .filter(program_id=allocation.program_id, employee_id=OuterRef("pk"))
+                .values("state")[:1]
+            ),
+            waiting=Exists(
+                WaitlistEntry.objects.filter(
+                    allocation_id=allocation.pk, employee_id=OuterRef("pk"), state=WaitlistEntry.State.WAITING
+                )
+            ),
+        )
+        .values_list("live_state", "waiting")
+        .get()
+    )
+    if live_state is not None:
         raise AlreadyClaimed(
             f"{employee.email} already holds a seat in {allocation.program} "
-            f"({existing.get_state_display().lower()})."
+            f"({Seat.State(live_state).label.lower()})."
         )
     now = timezone.now()
     with transaction.atomic():
-        return _claim_locked(allocation=allocation, employee=employee, actor=actor, now=now)
+        return _claim_locked(allocation=allocation, employee=employee, actor=actor, now=now, waiting=waiting)
 
 
 def _transition(

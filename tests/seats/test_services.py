@@ -142,6 +142,13 @@ class TestClaim:
         assert pool.assigned == 1
         assert audit_count("seat.claim") == 1
 
+    def test_a_claim_takes_the_term_the_database_holds_not_a_stale_copy(self, pool, employee, gsa_admin):
+        stale = Allocation.objects.get(pk=pool.pk)
+        new_end = pool.term_ends_at + timedelta(days=365)
+        services.allocation_renew(allocation=pool, term_ends_at=new_end, actor=gsa_admin)
+        seat = services.seat_claim(allocation=stale, employee=employee, actor=gsa_admin)
+        assert seat.expires_at == new_end
+
     def test_claim_from_a_full_pool_is_refused_with_the_waitlist_as_the_way_out(
         self, pool, make_employee, gsa_admin
     ):
