@@ -46,3 +46,16 @@ def test_generated_people_use_their_agencys_real_domain_and_are_deterministic(fe
 def test_generation_needs_the_federal_data_first(db):
     with pytest.raises(CommandError, match="load_federal_data"):
         call_command("generate_workforce", "--scale", "0.01", stdout=io.StringIO())
+
+
+def test_seats_for_a_share_of_the_workforce_keep_pool_counters_true(federal):
+    from seats.models import Allocation, Seat
+    from seats.scale import PROGRAM_SLUG
+
+    call_command("generate_workforce", "--scale", "0.002", "--seats", "0.5", stdout=io.StringIO())
+    people = Employee.objects.count()
+    seats = Seat.objects.filter(program__slug=PROGRAM_SLUG)
+    assert 0.4 < seats.count() / people < 0.6
+    assert {"active", "requested", "revoked"} <= set(seats.values_list("state", flat=True))
+    for pool in Allocation.objects.filter(program__slug=PROGRAM_SLUG):
+        assert pool.assigned == seats.live().filter(allocation=pool).count() <= pool.quantity

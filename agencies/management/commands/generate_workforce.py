@@ -26,13 +26,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="Delete an earlier run's synthetic people first."
         )
+        parser.add_argument(
+            "--seats",
+            type=float,
+            default=0.0,
+            metavar="RATE",
+            help="Also give this share of the people seats in a 'Scale test program' (e.g. 0.6).",
+        )
 
-    def handle(self, *args, scale: float, seed: int, replace: bool, **options) -> None:
+    def handle(self, *args, scale: float, seed: int, replace: bool, seats: float, **options) -> None:
         if not 0 < scale <= 1:
             raise CommandError("--scale must be more than 0 and at most 1.")
         if not Agency.objects.exists():
             raise CommandError("No agencies yet: run `manage.py load_federal_data` first.")
+        if not 0 <= seats <= 1:
+            raise CommandError("--seats must be between 0 and 1.")
         existing = workforce.existing_synthetic()
+        if existing and not replace and seats:
+            self._seats(seats, seed)
+            return
         if existing and not replace:
             raise CommandError(
                 f"{existing:,} synthetic employees exist already. Run with --replace to generate them again."
@@ -62,3 +74,16 @@ class Command(BaseCommand):
                 f"  {fallback:,} of them work for agencies with no federal-executive .gov domain in the "
                 "registry (the Smithsonian, USAID, GPO...); their addresses use <agency-slug>.example."
             )
+        if seats:
+            self._seats(seats, seed)
+
+    def _seats(self, rate: float, seed: int) -> None:
+        from seats.scale import generate_seats
+
+        started = time.monotonic()
+        count = generate_seats(rate, seed, lambda total: Progress("seats", total, self.stdout))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {count:,} seats in {time.monotonic() - started:.1f}s (Scale test program)."
+            )
+        )
