@@ -113,6 +113,8 @@ def renewal_request(
     billing_email: str = "",
 ) -> RenewalOrder:
     """An agency administrator (or GSA) asks to renew a pool for the next term."""
+    # Counters move under other requests: judge the pool as it is now, not as the caller saw it.
+    allocation = Allocation.objects.select_related("agency", "program").get(pk=allocation.pk)
     agency = allocation.agency
     program = allocation.program
     if allocation.parent_id is not None:
