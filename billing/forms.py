@@ -32,7 +32,8 @@ class RenewalRequestForm(PurchaseOrderFields):
     def __init__(self, *args, pools: list[Allocation], **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._pools = {str(pool.uuid): pool for pool in pools}
-        self.fields["pool"].choices = [
+        pool_field: forms.ChoiceField = self.fields["pool"]  # type: ignore[assignment]
+        pool_field.choices = [
             (
                 key,
                 f"{pool.program.name}: {pool.quantity:,} seats, term ends {pool.term_ends_at:%Y-%m-%d}",

@@ -16,7 +16,7 @@ class RenewalOrderQuerySet(models.QuerySet["RenewalOrder"]):
     def open(self) -> RenewalOrderQuerySet:
         return self.filter(state__in=RenewalOrder.OPEN_STATES)
 
-    def visible_to(self, user) -> RenewalOrderQuerySet:  # type: ignore[no-untyped-def]
+    def visible_to(self, user) -> models.QuerySet[RenewalOrder]:  # type: ignore[no-untyped-def]
         """Orders of the agencies the user administers (GSA administrators: all of them)."""
         from billing.selectors import billing_scope
 

@@ -307,6 +307,7 @@ def stripe_event_handle(
                 order=order,
                 result=Result.IGNORED,
             )
+            result: str
             if event_type not in INVOICE_EVENTS:
                 result, detail = Result.IGNORED, "event type not used"
             elif order is None or invoice is None:
@@ -316,7 +317,7 @@ def stripe_event_handle(
                     order=order, invoice=invoice, actor=actor, event_type=event_type, now=now
                 )
             StripeEvent.objects.filter(pk=event.pk).update(result=result, detail=detail[:255])
-            event.result, event.detail = result, detail[:255]
+            event.result, event.detail = Result(result), detail[:255]
             return event, True
     except IntegrityError as exc:
         if constraint_violated(exc, "billing_stripeevent_unique_event_id", "billing_stripeevent.event_id"):

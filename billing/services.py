@@ -47,6 +47,7 @@ def _require_gsa(actor: ActorLike, doing: str) -> None:
         return
     if (
         who.kind == "user"
+        and who.user_id is not None
         and RoleAssignment.objects.filter(user_id=who.user_id, role=RoleAssignment.Role.GSA_ADMIN).exists()
     ):
         return
@@ -58,7 +59,7 @@ def _require_admin_of(actor: ActorLike, agency: Agency, doing: str) -> None:
     who = as_actor(actor)
     if who.kind == "system":
         return
-    if who.kind == "user":
+    if who.kind == "user" and who.user_id is not None:
         held = RoleAssignment.objects.filter(
             user_id=who.user_id,
             role__in=[RoleAssignment.Role.GSA_ADMIN, RoleAssignment.Role.AGENCY_ADMIN],

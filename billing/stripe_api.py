@@ -16,6 +16,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from stripe.params import InvoiceItemCreateParams
 
 from core.errors import BillingUnavailable
 
@@ -111,7 +112,7 @@ def client() -> stripe.StripeClient:
             "Stripe is not configured: set STRIPE_SECRET_KEY (or STRIPE_SECRET_KEY_FILE) and restart "
             "the workers; approved renewals are invoiced on the next sweep."
         )
-    base = settings.STRIPE_API_BASE.rstrip("/")
+    base = (settings.STRIPE_API_BASE or "").rstrip("/")
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": base} if base else None,
@@ -200,7 +201,7 @@ def invoice_create(
 def invoice_line_add(
     *, customer_id: str, invoice_id: str, currency: str, line: InvoiceLine, idempotency_key: str
 ) -> None:
-    params: dict[str, Any] = {
+    params: InvoiceItemCreateParams = {
         "customer": customer_id,
         "invoice": invoice_id,
         "currency": currency,
@@ -209,7 +210,7 @@ def invoice_line_add(
     }
     if line.quantity:
         params["quantity"] = line.quantity
-        params["unit_amount_decimal"] = str(line.unit_amount)
+        params["unit_amount_decimal"] = Decimal(line.unit_amount)
     else:
         params["amount"] = line.amount
     client().v1.invoice_items.create(params=params, options={"idempotency_key": idempotency_key})

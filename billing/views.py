@@ -40,11 +40,11 @@ def _form_errors(form) -> str:  # type: ignore[no-untyped-def]
 def agency_renewals(request: HttpRequest, slug: str) -> HttpResponse:
     agency = _agency_or_404(request, slug)
     pools = list(selectors.renewable_pools(agency)) if agency.is_top_level else []
-    requestable = [pool for pool in pools if not pool.has_open_renewal]
+    requestable = [pool for pool in pools if not getattr(pool, "has_open_renewal", False)]
     form = RenewalRequestForm(
         request.POST or None,
         pools=requestable,
-        initial={"billing_email": request.user.email},
+        initial={"billing_email": getattr(request.user, "email", "")},
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -127,7 +127,7 @@ def gsa_renewals(request: HttpRequest) -> HttpResponse:
     pending = list(selectors.renewals_pending_decision())
     for order in pending:
         program = order.program
-        order.list_price = program.price_per_agency + program.price_per_seat * order.seats
+        order.list_price = program.price_per_agency + program.price_per_seat * order.seats  # type: ignore[attr-defined]
     return render(
         request,
         "billing/gsa_renewals.html",
