@@ -118,7 +118,11 @@ def order_for_stripe_invoice(*, invoice_id: str, order_uuid: str) -> RenewalOrde
 def orders_waiting_for_invoice(*, attempted_before: datetime) -> list[int]:
     return list(
         RenewalOrder.objects.filter(state=State.APPROVED, void_requested_at__isnull=True)
-        .filter(Q(invoice_attempted_at__isnull=True) | Q(invoice_attempted_at__lt=attempted_before))
+        # A fresh approval's own task is on its way; only stale ones get another.
+        .filter(
+            Q(invoice_attempted_at__isnull=True, approved_at__lt=attempted_before)
+            | Q(invoice_attempted_at__lt=attempted_before)
+        )
         .values_list("pk", flat=True)
     )
 

@@ -350,6 +350,11 @@ def fulfil(*, order: RenewalOrder, actor: ActorLike, now: datetime) -> RenewalOr
     order changes nothing. A resize that the pool's use forbids does not undo a paid renewal: the
     term moves and the order says what an administrator must still do.
     """
+    if order.term_ends_at <= now:
+        raise RenewalNotAllowed(
+            f"The term this renewal bought ended on {order.term_ends_at:%Y-%m-%d}, before it could take "
+            "effect. Refund the payment in Stripe, or agree a new term with the agency and renew that."
+        )
     allocation = Allocation.objects.get(pk=order.allocation_id)
     note = ""
     if allocation.term_ends_at < order.term_ends_at:

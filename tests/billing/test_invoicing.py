@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from audit.models import AuditEvent
@@ -161,7 +163,10 @@ class TestFailuresNeverDoubleInvoice:
         assert len(fake_stripe.calls("POST", FINALIZE)) == 3
 
         fake_stripe.failures.clear()
-        RenewalOrder.objects.filter(pk=order.pk).update(invoice_attempted_at=None)
+        assert tasks.invoice_waiting_renewals() == 0  # the last attempt is too recent
+        RenewalOrder.objects.filter(pk=order.pk).update(
+            invoice_attempted_at=order.approved_at - timedelta(hours=1)
+        )
         assert tasks.invoice_waiting_renewals() == 1
         order.refresh_from_db()
         assert order.state == State.INVOICED

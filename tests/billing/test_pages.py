@@ -108,6 +108,15 @@ class TestWhoSeesWhat:
         order.refresh_from_db()
         assert order.state == State.REQUESTED
 
+    def test_orders_visible_to_each_role(
+        self, pool, bureau, agency_admin, bureau_admin, gsa_admin, other_admin
+    ):
+        order = RenewalOrderFactory(allocation=pool)
+        assert list(RenewalOrder.objects.visible_to(agency_admin)) == [order]
+        assert list(RenewalOrder.objects.visible_to(gsa_admin)) == [order]
+        assert list(RenewalOrder.objects.visible_to(other_admin)) == []
+        assert list(RenewalOrder.objects.visible_to(bureau_admin)) == []  # the department's order
+
     def test_unknown_orders_and_actions_are_not_found(self, client, pool, gsa_admin):
         order = RenewalOrderFactory(allocation=pool)
         client.force_login(gsa_admin)

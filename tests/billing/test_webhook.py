@@ -326,7 +326,7 @@ class TestOrderIndependence:
         assert response.json()["result"] == "refused"
         order = RenewalOrder.objects.get(pk=invoiced_order.pk)
         assert order.state == State.PAID
-        assert "must end in the future" in order.last_error
+        assert "before it could take effect. Refund the payment in Stripe" in order.last_error
         with pytest.raises(RenewalNotAllowed):
             services.renewal_fulfil(order=order, actor=gsa_admin)
 
