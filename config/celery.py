@@ -6,9 +6,12 @@ import os
 
 from celery import Celery
 
+from billing.schedule import BEAT_SCHEDULE as BILLING_BEAT
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("seats")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.beat_schedule = {}
+# Each app keeps its beat entries next to its tasks (plain data, no Django imports).
+app.conf.beat_schedule = {**BILLING_BEAT}

@@ -200,6 +200,12 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
 # Several secrets may be accepted at once while one is being rotated: comma-separated.
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
+# Webhook deliveries signed longer ago than this are refused (replays of captured requests).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+# The webhook re-reads the invoice while Stripe waits for an answer: keep calls short.
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
+# A renewal request GSA has not decided this many days after its term would start lapses.
+BILLING_DECISION_DAYS = env_int("BILLING_DECISION_DAYS", 30)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

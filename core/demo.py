@@ -16,6 +16,8 @@ from django.db import transaction
 from agencies.models import Agency, Employee, RoleAssignment
 from agencies.services import agency_update_policy, employee_create, role_assign
 from audit.actors import Actor
+from billing.models import RenewalOrder
+from billing.services import renewal_request
 from core.errors import DomainError
 from seats.models import Allocation, Program, Seat
 from seats.services import (
@@ -181,6 +183,18 @@ def build_demo(password: str | None = None) -> DemoResult:
         if _claim(tiny, person) is None:
             waitlist_join(allocation=tiny, employee=person, actor=DEMO)
     result.employees += 5
+
+    # A renewal request waiting for GSA, so /gsa/renewals/ has something to decide.
+    treasury = Allocation.objects.get(program=program, agency__slug="treasury")
+    if not RenewalOrder.objects.filter(allocation=treasury).exists():
+        renewal_request(
+            allocation=treasury,
+            seats=treasury.quantity,
+            actor=admin,
+            purchase_order="TREAS-PO-2026-0001",
+            line_of_accounting="020-X-0101-000-2026",
+            billing_email="ap@treasury.gov",
+        )
 
     for state in Seat.State:
         result.seats[state.label] = Seat.objects.filter(program=program, state=state).count()

@@ -99,3 +99,27 @@ class EmailDomainUnknown(DomainError):
 
 class EmployeeExists(DomainError):
     code = "employee_exists"
+
+
+# --- renewals and billing -----------------------------------------------------------------------
+class RenewalExists(DomainError):
+    code = "renewal_exists"
+
+
+class PurchaseOrderRequired(DomainError):
+    code = "purchase_order_required"
+    http_status = 400
+
+
+class NotPermitted(DomainError):
+    """The actor's role does not allow this action (views answer 404 before this is reached)."""
+
+    code = "not_permitted"
+    http_status = 403
+
+
+class BillingUnavailable(DomainError):
+    """Stripe is not configured or did not answer; the action can be retried later."""
+
+    code = "billing_unavailable"
+    http_status = 503

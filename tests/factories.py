@@ -95,3 +95,18 @@ class RoleAssignmentFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = RoleAssignment.Role.AGENCY_ADMIN
     agency = factory.SubFactory(AgencyFactory)
+
+
+class RenewalOrderFactory(factory.django.DjangoModelFactory):
+    """A renewal in any state, for pages and reports; flows under test go through the services."""
+
+    class Meta:
+        model = "billing.RenewalOrder"
+
+    allocation = factory.SubFactory(AllocationFactory)
+    agency = factory.LazyAttribute(lambda o: o.allocation.agency)
+    program = factory.LazyAttribute(lambda o: o.allocation.program)
+    seats = 10
+    term_starts_at = factory.LazyAttribute(lambda o: o.allocation.term_ends_at)
+    term_ends_at = factory.LazyAttribute(lambda o: o.allocation.term_ends_at + timedelta(days=365))
+    requested_at = factory.LazyFunction(timezone.now)
