@@ -20,8 +20,6 @@ WEBHOOK_URL = "/billing/stripe/webhook/"
 @pytest.fixture(autouse=True)
 def no_real_stripe(settings):
     """Without the fake, Stripe calls fail fast on a closed local port: never the network."""
-    # Staff users are made per test; the production hasher would spend most of the run hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STRIPE_SECRET_KEY = ""
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
