@@ -99,3 +99,16 @@ class EmailDomainUnknown(DomainError):
 
 class EmployeeExists(DomainError):
     code = "employee_exists"
+
+
+# --- vendor provisioning ------------------------------------------------------------------------
+class ConnectorNotConfigured(DomainError):
+    code = "connector_not_configured"
+
+
+class ReconcileNotSupported(DomainError):
+    code = "reconcile_not_supported"
+
+
+class JobNotRetryable(DomainError):
+    code = "job_not_retryable"
