@@ -95,3 +95,16 @@ class RoleAssignmentFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = RoleAssignment.Role.AGENCY_ADMIN
     agency = factory.SubFactory(AgencyFactory)
+
+
+class VendorProgramFactory(ProgramFactory):
+    """A program whose seats reach the vendor through its SCIM API (pass connector_settings)."""
+
+    connector = Program.Connector.SCIM
+    connector_settings = factory.LazyFunction(dict)
+
+
+class CsvProgramFactory(ProgramFactory):
+    """A program whose vendor takes CSV files."""
+
+    connector = Program.Connector.CSV
