@@ -106,6 +106,13 @@ def job_deliver(*, job_id: int, connector: ScimConnector | None = None) -> Outco
             user = connector.deactivate(person, job.seat.vendor_user_id)
     except VendorError as exc:
         return _record_failure(job, exc)
+    except Exception as exc:
+        # A bug or an answer nobody foresaw: count the attempt like any failure so the job ends
+        # failed after its retries instead of being leased again forever.
+        logger.exception("job %s: unexpected error talking to the vendor", job.pk)
+        return _record_failure(
+            job, VendorError(f"unexpected error: {exc.__class__.__name__}: {exc}", retryable=True)
+        )
     finally:
         if own:
             connector.close()

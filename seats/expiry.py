@@ -17,6 +17,7 @@ Everything the statement does commits or rolls back together, batch by batch.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -92,7 +93,7 @@ def seats_expire_sql(*, now: datetime, actor: ActorLike, batch_size: int = 5000)
     if connection.vendor != "postgresql":
         raise RuntimeError("seats_expire_sql needs PostgreSQL; use seats_expire(method='orm') elsewhere.")
     who = as_actor(actor)
-    params = {
+    params: dict[str, Any] = {
         "now": now,
         "batch": batch_size,
         "actor_id": who.user_id,

@@ -170,14 +170,15 @@ def _reclaim_pool(
         "employee", "allocation__agency", "program"
     )
     for seat in noticed:
+        noticed_at = seat.reclaim_notice_at or now
         try:
             if policy is None:
                 seat_reclaim_cancel(seat=seat, actor=actor, reason="the agency lifted its reclaim policy")
                 counts["kept"] += 1
-            elif seat.employee.last_seen_at and seat.employee.last_seen_at > seat.reclaim_notice_at:
+            elif seat.employee.last_seen_at and seat.employee.last_seen_at > noticed_at:
                 seat_reclaim_cancel(seat=seat, actor=actor, reason="used again after the reclaim notice")
                 counts["kept"] += 1
-            elif seat.reclaim_notice_at <= now - timedelta(days=policy[1]):
+            elif noticed_at <= now - timedelta(days=policy[1]):
                 seat_revoke(
                     seat=seat,
                     actor=actor,
@@ -214,7 +215,7 @@ def pools_check_low(*, now: datetime | None = None, actor: ActorLike | None = No
     claimable = F("quantity") - F("reserved_for_children")
     free = claimable - F("assigned")
     low_q = Q(claimable__gt=0) & Q(free_x__lt=F("claimable") * LOW_POOL_PERCENT)
-    pools = (
+    low = (
         Allocation.objects.filter(term_ends_at__gt=now)
         .alias(claimable=claimable, free_x=free * 100)
         .filter(low_q)
@@ -222,7 +223,7 @@ def pools_check_low(*, now: datetime | None = None, actor: ActorLike | None = No
         .select_related("agency", "program", "parent")
     )
     opened = closed = 0
-    pools = list(pools)
+    pools = list(low)
     admins = _admins_by_agency({p.agency_id for p in pools} | {p.parent.agency_id for p in pools if p.parent})
     for pool in pools:
         try:
@@ -323,7 +324,7 @@ def usage_snapshot_take(
     )
     rows = []
     for pool in Allocation.objects.filter(term_starts_at__lte=now, term_ends_at__gt=now - timedelta(days=1)):
-        counts = per_pool.get(pool.pk, {})
+        counts: dict = per_pool.get(pool.pk, {})
         rows.append(
             UsageSnapshot(
                 day=day,
