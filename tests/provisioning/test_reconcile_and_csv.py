@@ -140,3 +140,13 @@ def test_a_job_queued_after_the_file_was_written_stays_queued(department, make_e
     keys = [row["request_id"] for row in csv.DictReader(io.StringIO(out.getvalue()))]
     assert jobs_mark_delivered(program=program, keys=keys, actor=ADMIN) == 1
     assert Seat.objects.get(pk=late.pk).state == Seat.State.PENDING
+
+
+def test_the_daily_reconcile_task_repairs_every_scim_program(vendor, drifted):
+    from provisioning.tasks import reconcile_all
+
+    program, _, _ = drifted
+    summary = reconcile_all()
+    assert summary[program.slug]["repaired"] == 4
+    deliver_queued()
+    assert program_reconcile(program=program, actor=ADMIN).drift == []
