@@ -32,6 +32,9 @@ WITH due AS (
     FROM seats_seat s
     WHERE s.state IN ('requested', 'pending', 'active', 'reclaim_notice', 'failed')
       AND s.expires_at <= %(now)s
+    -- The order makes the planner walk the partial index of live seats by expiry. Without it, a
+    -- LIMIT on a large due set picks a sequential scan that re-reads every earlier batch's rows.
+    ORDER BY s.expires_at
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
 ),
