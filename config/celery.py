@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 from billing.schedule import BEAT_SCHEDULE as BILLING_BEAT
 
@@ -13,5 +14,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("seats")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Each app keeps its beat entries next to its tasks (plain data, no Django imports).
-app.conf.beat_schedule = {**BILLING_BEAT}
+
+# Each app may keep its beat entries next to its tasks (plain data, no Django imports).
+# Times are UTC (CELERY_TIMEZONE). Every job is idempotent and safe to overlap with itself, so a
+# beat that fires twice (or two beats by mistake) costs work, never correctness.
+app.conf.beat_schedule = {
+    **BILLING_BEAT,
+    # The outbox: re-queue due jobs whose message was lost or whose worker died.
+    "provisioning-sweep-outbox": {"task": "provisioning.sweep_outbox", "schedule": 60.0},
+    # Seats end within minutes of their term, in batches.
+    "seats-expire": {"task": "seats.expire_seats", "schedule": crontab(minute="*/10")},
+    "seats-low-pool-alerts": {"task": "seats.check_low_pools", "schedule": crontab(minute="*/15")},
+    "seats-resend-unsent-notices": {"task": "seats.resend_unsent_notices", "schedule": crontab(minute="*/5")},
+    # Mornings on the East Coast, so a reminder lands at the start of the working day.
+    "seats-renewal-reminders": {
+        "task": "seats.send_renewal_reminders",
+        "schedule": crontab(hour=13, minute=0),
+    },
+    "seats-reclaim-inactive": {
+        "task": "seats.reclaim_inactive_seats",
+        "schedule": crontab(hour=8, minute=30),
+    },
+    "seats-usage-snapshot": {"task": "seats.snapshot_usage", "schedule": crontab(hour=4, minute=55)},
+    "provisioning-reconcile": {"task": "provisioning.reconcile_all", "schedule": crontab(hour=6, minute=0)},
+}

@@ -247,3 +247,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- vendor provisioning (the outbox) -------------------------------------------------------
+# A job is tried up to MAX_ATTEMPTS times, waiting base * 2^(n-1) seconds (at most CAP, with
+# jitter) between tries, or longer when the vendor's Retry-After says so; then the seat is
+# marked failed for an administrator to retry. Roughly two hours of retries with the defaults.
+PROVISIONING_MAX_ATTEMPTS = env_int("PROVISIONING_MAX_ATTEMPTS", 8)
+PROVISIONING_BACKOFF_BASE_SECONDS = env_int("PROVISIONING_BACKOFF_BASE_SECONDS", 30)
+PROVISIONING_BACKOFF_CAP_SECONDS = env_int("PROVISIONING_BACKOFF_CAP_SECONDS", 3600)
+PROVISIONING_RETRY_AFTER_CAP_SECONDS = env_int("PROVISIONING_RETRY_AFTER_CAP_SECONDS", 6 * 3600)
+# How long a worker holds a job while it talks to the vendor; a worker that dies mid-call
+# leaves the job to the sweeper after this. Must exceed the HTTP timeout.
+PROVISIONING_LEASE_SECONDS = env_int("PROVISIONING_LEASE_SECONDS", 300)
+PROVISIONING_TIMEOUT_SECONDS = env_int("PROVISIONING_TIMEOUT_SECONDS", 20)
+# The sweeper re-queues jobs due for longer than this (their message was lost, or a worker died).
+PROVISIONING_SWEEP_GRACE_SECONDS = env_int("PROVISIONING_SWEEP_GRACE_SECONDS", 60)
+PROVISIONING_DISPATCH_CHUNK = env_int("PROVISIONING_DISPATCH_CHUNK", 200)

@@ -123,3 +123,16 @@ class BillingUnavailable(DomainError):
 
     code = "billing_unavailable"
     http_status = 503
+
+
+# --- vendor provisioning ------------------------------------------------------------------------
+class ConnectorNotConfigured(DomainError):
+    code = "connector_not_configured"
+
+
+class ReconcileNotSupported(DomainError):
+    code = "reconcile_not_supported"
+
+
+class JobNotRetryable(DomainError):
+    code = "job_not_retryable"

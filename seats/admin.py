@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from agencies.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from seats import services
-from seats.models import Allocation, Program, Seat, WaitlistEntry
+from seats.models import Allocation, LowPoolAlert, Notice, Program, Seat, UsageSnapshot, WaitlistEntry
 
 
 def _run_each(request, queryset, action, label: str) -> None:
@@ -76,7 +76,7 @@ class SeatAdmin(ReadOnlyAdmin):
     list_filter = ("state", "program", ("expires_at", admin.DateFieldListFilter))
     search_fields = ("employee__email", "employee__family_name", "vendor_user_id", "uuid")
     list_select_related = ("employee", "program", "allocation__agency")
-    actions = ("approve", "revoke")
+    actions = ("approve", "revoke", "retry")
     show_full_result_count = False
 
     @admin.display(description="agency", ordering="allocation__agency__name")
@@ -101,9 +101,53 @@ class SeatAdmin(ReadOnlyAdmin):
             "Revoked",
         )
 
+    @admin.action(description="Retry selected failed seats at the vendor")
+    def retry(self, request, queryset):
+        _run_each(
+            request,
+            queryset.filter(state=Seat.State.FAILED).select_related("allocation__program"),
+            lambda s: services.seat_retry(seat=s, actor=request.user),
+            "Queued again",
+        )
+
     def has_change_permission(self, request, obj=None):
         # Actions need change permission to appear; the change form itself stays read-only.
         return obj is None and request.user.is_superuser
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "email", "allocation", "created_at", "sent_at", "attempts", "last_error")
+    list_filter = ("kind", ("sent_at", admin.EmptyFieldListFilter))
+    search_fields = ("email", "=key")
+    list_select_related = ("allocation__agency", "allocation__program")
+    show_full_result_count = False
+
+
+@admin.register(LowPoolAlert)
+class LowPoolAlertAdmin(ReadOnlyAdmin):
+    list_display = ("allocation", "opened_at", "closed_at", "free_at_open", "quantity_at_open")
+    list_filter = (("closed_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("allocation__agency", "allocation__program")
+
+
+@admin.register(UsageSnapshot)
+class UsageSnapshotAdmin(ReadOnlyAdmin):
+    list_display = (
+        "day",
+        "agency",
+        "program",
+        "quantity",
+        "assigned",
+        "active",
+        "pending",
+        "failed",
+        "waiting",
+    )
+    list_filter = ("program", "day")
+    search_fields = ("agency__name",)
+    list_select_related = ("agency", "program")
+    date_hierarchy = "day"
 
 
 @admin.register(WaitlistEntry)

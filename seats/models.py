@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -260,3 +261,111 @@ class WaitlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee_id} waiting for {self.allocation_id}"
+
+
+class Notice(models.Model):
+    """One e-mail owed to one person, recorded once: the unique ``key`` makes every notice send once."""
+
+    class Kind(models.TextChoices):
+        RENEWAL_ADMIN = "renewal_admin", "Renewal reminder to an agency administrator"
+        RENEWAL_EMPLOYEE = "renewal_employee", "Renewal reminder to a seat holder"
+        RECLAIM = "reclaim", "Inactivity reclaim notice"
+        LOW_POOL = "low_pool", "Low pool alert"
+
+    # e.g. "renewal_admin:pool=12:term=2026-09-30:days=30:user=7" - what makes it "the same notice".
+    key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="notices")
+    seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.PROTECT, related_name="notices")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="seat_notices",
+    )
+    employee = models.ForeignKey(
+        "agencies.Employee", null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    email = models.EmailField(max_length=254)
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                name="seats_notice_once",
+                violation_error_message="This notice has already been recorded.",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(sent_at__isnull=True), name="seats_notice_unsent"
+            ),
+            models.Index(fields=["kind", "-created_at"], name="seats_notice_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.email}"
+
+
+class LowPoolAlert(models.Model):
+    """A pool's free seats fell under the threshold; open until they rise above it again."""
+
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="low_alerts")
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    free_at_open = models.PositiveIntegerField()
+    quantity_at_open = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["allocation"],
+                condition=Q(closed_at__isnull=True),
+                name="seats_lowpoolalert_one_open_per_pool",
+                violation_error_message="This pool already has an open low-pool alert.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"low pool {self.allocation_id} since {self.opened_at:%Y-%m-%d}"
+
+
+class UsageSnapshot(models.Model):
+    """One pool's seat counts at the end of one day, for charts and reports."""
+
+    day = models.DateField()
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="snapshots")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="usage_snapshots")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    assigned = models.PositiveIntegerField()
+    reserved_for_children = models.PositiveIntegerField()
+    requested = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    active = models.PositiveIntegerField(default=0)
+    reclaim_notice = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    waiting = models.PositiveIntegerField(default=0)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day", "agency_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["allocation", "day"],
+                name="seats_usagesnapshot_one_per_pool_day",
+                violation_error_message="This pool already has a snapshot for this day.",
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "day"], name="seats_usage_agency_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.agency_id}/{self.program_id}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -41,6 +41,8 @@ from provisioning.services import job_enqueue, jobs_cancel_queued, jobs_enqueue_
 from seats.models import Allocation, Program, Seat, WaitlistEntry
 
 LIVE = Seat.LIVE_STATES
+# States in which the vendor has (or may have) the user, so ending the seat deactivates it there.
+VENDOR_HELD = (Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE, Seat.State.FAILED)
 WAITLIST = Actor.system("waitlist")
 
 
@@ -508,11 +510,26 @@ def _release(*, seat: Seat, now: datetime) -> None:
     _waitlist_serve(allocation_id=seat.allocation_id)
 
 
+def _vendor_may_know(*, seat: Seat, was: str) -> bool:
+    """Whether the vendor may hold a user for this seat, so ending it must deactivate that user.
+
+    Besides seats the vendor confirmed, a create that was attempted (even one that timed out or
+    failed) may have reached the vendor; the deactivation looks the person up and is a no-op
+    when the vendor never made the user.
+    """
+    if seat.vendor_user_id or was in (Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE, Seat.State.FAILED):
+        return True
+    return ProvisioningJob.objects.filter(
+        seat_id=seat.pk, action=ProvisioningJob.Action.CREATE, attempts__gt=0
+    ).exists()
+
+
 def _end_at_vendor(*, seat: Seat, was: str, now: datetime) -> None:
     if not _has_vendor(seat.allocation.program):
         return
+    may_know = _vendor_may_know(seat=seat, was=was)
     jobs_cancel_queued(seat_id=seat.pk, action=ProvisioningJob.Action.CREATE)
-    if seat.vendor_user_id or was in (Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE):
+    if may_know:
         job_enqueue(seat_id=seat.pk, action=ProvisioningJob.Action.DEACTIVATE, at=now)
 
 
@@ -625,6 +642,83 @@ def seat_activate(*, seat: Seat, actor: ActorLike, vendor_user_id: str = "") -> 
         )
 
 
+def seat_link_vendor_user(*, seat: Seat, vendor_user_id: str, actor: ActorLike) -> Seat:
+    """Record which vendor user stands for this seat (found by delivery or reconciliation)."""
+    now = timezone.now()
+    with transaction.atomic():
+        before = Seat.objects.values_list("vendor_user_id", flat=True).get(pk=seat.pk)
+        if before == vendor_user_id:
+            return seat
+        Seat.objects.filter(pk=seat.pk).update(vendor_user_id=vendor_user_id, updated_at=now)
+        seat.refresh_from_db()
+        audit_record(
+            actor=actor,
+            verb="seat.vendor_link",
+            target=seat,
+            agency_id=seat.allocation.agency_id,
+            before={"vendor_user_id": before},
+            after={"vendor_user_id": vendor_user_id},
+            at=now,
+        )
+    return seat
+
+
+def seat_reclaim_notify(*, seat: Seat, actor: ActorLike, inactive_days: int, grace_days: int) -> Seat:
+    """Tell an inactive seat holder their seat will be reclaimed after the grace period."""
+    from seats.notices import NoticeDraft, notices_record
+
+    now = timezone.now()
+    with transaction.atomic():
+        seat = _transition(
+            seat=seat,
+            from_states=(Seat.State.ACTIVE,),
+            to_state=Seat.State.RECLAIM_NOTICE,
+            verb="seat.reclaim_notice",
+            actor=actor,
+            now=now,
+            extra={"reclaim_notice_at": now},
+            reason=f"unused for {inactive_days} days",
+        )
+        employee = seat.employee
+        notices_record(
+            drafts=[
+                NoticeDraft(
+                    key=f"reclaim:seat={seat.pk}:at={now:%Y%m%dT%H%M%S}",
+                    kind="reclaim",
+                    allocation_id=seat.allocation_id,
+                    seat_id=seat.pk,
+                    employee_id=employee.pk,
+                    email=employee.email,
+                    context={
+                        "name": employee.given_name or employee.full_name,
+                        "program": seat.program.name,
+                        "agency": seat.allocation.agency.name,
+                        "inactive_days": inactive_days,
+                        "reclaim_on": (now + timedelta(days=grace_days)).date().isoformat(),
+                    },
+                )
+            ],
+            now=now,
+        )
+    return seat
+
+
+def seat_reclaim_cancel(*, seat: Seat, actor: ActorLike, reason: str) -> Seat:
+    """The holder is back (or the policy was lifted): the seat stays theirs."""
+    now = timezone.now()
+    with transaction.atomic():
+        return _transition(
+            seat=seat,
+            from_states=(Seat.State.RECLAIM_NOTICE,),
+            to_state=Seat.State.ACTIVE,
+            verb="seat.reclaim_cancel",
+            actor=actor,
+            now=now,
+            extra={"reclaim_notice_at": None},
+            reason=reason,
+        )
+
+
 def seat_mark_failed(*, seat: Seat, actor: ActorLike, error: str) -> Seat:
     """The vendor refused for good; an administrator decides what next (retry or revoke)."""
     now = timezone.now()
@@ -656,15 +750,29 @@ def seat_retry(*, seat: Seat, actor: ActorLike) -> Seat:
 
 
 def seats_expire(
-    *, now: datetime | None = None, actor: ActorLike | None = None, batch_size: int = 5000
+    *,
+    now: datetime | None = None,
+    actor: ActorLike | None = None,
+    batch_size: int = 5000,
+    method: str = "auto",
 ) -> int:
     """End every live seat whose term is over, in batches; safe to run twice, even at once.
 
     Each batch is its own transaction: rows are locked with SKIP LOCKED on PostgreSQL, so a
     second run takes other rows instead of waiting, and the UPDATE re-checks the state.
+    ``method``: ``auto`` takes the one-statement-per-batch SQL path on PostgreSQL
+    (``seats.expiry``) and the ORM path elsewhere; ``orm`` and ``sql`` force one.
     """
     now = now or timezone.now()
     who = actor or Actor.system("expire_seats")
+    if method not in ("auto", "orm", "sql"):
+        raise InvalidInput("method is auto, orm or sql.")
+    if method == "sql" or (method == "auto" and connection.vendor == "postgresql"):
+        from seats.expiry import seats_expire_sql
+
+        total = seats_expire_sql(now=now, actor=who, batch_size=batch_size)
+        _waitlists_close_ended(now=now)
+        return total
     total = 0
     skip_locked = connection.features.has_select_for_update_skip_locked
     while True:
@@ -697,6 +805,11 @@ def seats_expire(
                 .exclude(connector=Program.Connector.NONE)
                 .values_list("pk", flat=True)
             )
+            attempted = set(
+                ProvisioningJob.objects.filter(
+                    seat_id__in=ids, action=ProvisioningJob.Action.CREATE, attempts__gt=0
+                ).values_list("seat_id", flat=True)
+            )
             ProvisioningJob.objects.filter(
                 seat_id__in=ids,
                 action=ProvisioningJob.Action.CREATE,
@@ -706,8 +819,7 @@ def seats_expire(
                 seat_ids=[
                     row[0]
                     for row in batch
-                    if row[5] in vendor_programs
-                    and (row[4] or row[3] in (Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE))
+                    if row[5] in vendor_programs and (row[4] or row[3] in VENDOR_HELD or row[0] in attempted)
                 ],
                 action=ProvisioningJob.Action.DEACTIVATE,
                 at=now,
@@ -729,11 +841,15 @@ def seats_expire(
                 at=now,
             )
             total += len(batch)
+    _waitlists_close_ended(now=now)
+    return total
+
+
+def _waitlists_close_ended(*, now: datetime) -> None:
     with transaction.atomic():
         WaitlistEntry.objects.filter(
             state=WaitlistEntry.State.WAITING, allocation__term_ends_at__lte=now
         ).update(state=WaitlistEntry.State.CANCELLED, resolved_at=now, note="the pool's term ended")
-    return total
 
 
 # --- waitlist -------------------------------------------------------------------------------------

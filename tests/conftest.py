@@ -104,3 +104,33 @@ def agency_admin(department):
     user = UserFactory(username="dept-admin", email="admin@examples.gov")
     RoleAssignmentFactory(user=user, role=RoleAssignment.Role.AGENCY_ADMIN, agency=department)
     return user
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks in-process. Only for tests about something else than Celery itself (the real
+    worker is exercised in test_celery_worker.py)."""
+    from config.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def superuser(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="root", email="root@gsa.gov", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def deliver_after_commit(celery_eager, django_capture_on_commit_callbacks):
+    """Run what a service queued for after commit (e-mails, vendor jobs), with tasks in-process."""
+
+    def run(work):
+        with django_capture_on_commit_callbacks(execute=True):
+            return work()
+
+    return run

@@ -110,3 +110,16 @@ class RenewalOrderFactory(factory.django.DjangoModelFactory):
     term_starts_at = factory.LazyAttribute(lambda o: o.allocation.term_ends_at)
     term_ends_at = factory.LazyAttribute(lambda o: o.allocation.term_ends_at + timedelta(days=365))
     requested_at = factory.LazyFunction(timezone.now)
+
+
+class VendorProgramFactory(ProgramFactory):
+    """A program whose seats reach the vendor through its SCIM API (pass connector_settings)."""
+
+    connector = Program.Connector.SCIM
+    connector_settings = factory.LazyFunction(dict)
+
+
+class CsvProgramFactory(ProgramFactory):
+    """A program whose vendor takes CSV files."""
+
+    connector = Program.Connector.CSV

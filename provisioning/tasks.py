@@ -1,0 +1,64 @@
+"""Thin Celery tasks over the outbox services: ids in, re-read, one service call."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# Retries further out than this are left to the sweeper instead of a countdown message: a broker
+# that redelivers unacked messages after its visibility timeout would duplicate long countdowns.
+COUNTDOWN_LIMIT = timedelta(minutes=10)
+SWEEP_LIMIT = 5000
+
+
+@shared_task(name="provisioning.deliver_jobs", ignore_result=True, acks_late=True)
+def deliver_jobs(job_ids: list[int]) -> dict[str, int]:
+    from provisioning.outbox import job_deliver
+
+    tally: dict[str, int] = {}
+    for job_id in job_ids:
+        outcome = job_deliver(job_id=int(job_id))
+        tally[outcome.state] = tally.get(outcome.state, 0) + 1
+        if outcome.retry_at is not None and outcome.retry_at - timezone.now() <= COUNTDOWN_LIMIT:
+            deliver_jobs.apply_async(args=([job_id],), eta=outcome.retry_at)
+    return tally
+
+
+@shared_task(name="provisioning.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    """Re-queue jobs that are due but nobody is delivering (lost message, dead worker, broker down)."""
+    from provisioning.dispatch import dispatch_now
+    from provisioning.selectors import jobs_due_ids
+
+    grace = timedelta(seconds=settings.PROVISIONING_SWEEP_GRACE_SECONDS)
+    ids = jobs_due_ids(now=timezone.now() - grace, limit=SWEEP_LIMIT)
+    if ids:
+        logger.info("sweeper re-queues %d due provisioning jobs", len(ids))
+        dispatch_now(ids)
+    return len(ids)
+
+
+@shared_task(name="provisioning.reconcile_all", ignore_result=True)
+def reconcile_all() -> dict[str, dict[str, int]]:
+    """Daily: compare every SCIM program's vendor workspace with its seats and repair the drift."""
+    from audit.actors import Actor
+    from core.errors import DomainError
+    from provisioning.reconcile import program_reconcile
+    from provisioning.vendor import VendorError
+    from seats.models import Program
+
+    summary: dict[str, dict[str, int]] = {}
+    for program in Program.objects.filter(connector=Program.Connector.SCIM, is_active=True):
+        try:
+            report = program_reconcile(program=program, repair=True, actor=Actor.system("reconcile"))
+        except (DomainError, VendorError) as exc:
+            logger.error("reconcile %s failed: %s", program.slug, exc)
+            continue
+        summary[program.slug] = report.counts()
+    return summary
