@@ -62,7 +62,13 @@ def refuse(request: HttpRequest, idp: IdentityProvider, exc: SignInRefused) -> H
     from sso.views import render_refusal
 
     logger.warning("SAML sign-in refused for %s: %s (%s)", idp.agency.slug, exc.reason, exc.message)
-    sign_in_refusal_record(identity_provider=idp, reason=exc.reason, detail=exc.message)
+    detail = str(exc.context.get("detail") or exc.message)
+    sign_in_refusal_record(
+        identity_provider=idp,
+        reason=exc.reason,
+        detail=detail,
+        request_meta={"ip": request.META.get("REMOTE_ADDR", ""), "path": request.path[:200]},
+    )
     return render_refusal(request, exc, idp)
 
 
@@ -132,10 +138,15 @@ class AcsFinishView(View):
             auth = OneLogin_Saml2_Auth(data, saml_config(request, idp.social_app.settings, slug))
             response = OneLogin_Saml2_Response(auth.get_settings(), post["SAMLResponse"])
             response.is_valid(data, request_id=None, raise_exceptions=True)
+            # Reads attributes and NameID, refusing repeated attribute names and empty NameIDs.
+            auth.store_valid_response(response)
         except OneLogin_Saml2_ValidationError as exc:
             reason = _REASONS.get(exc.code, "invalid_response")
             raise SignInRefused(
-                "Your agency's sign-in response could not be verified.", reason=reason, http_status=403
+                "Your agency's sign-in response could not be verified.",
+                reason=reason,
+                http_status=403,
+                detail=str(exc),
             ) from exc
         except Exception as exc:  # lxml, xmlsec and python3-saml internals on hostile input
             raise SignInRefused(
@@ -166,7 +177,6 @@ class AcsFinishView(View):
                 http_status=403,
             ) from exc
         assertion_use_record(identity_provider=idp, facts=facts, now=now)
-        auth.store_valid_response(response)
         try:
             sociallogin = provider.sociallogin_from_response(request, auth)
         except Exception as exc:  # allauth: empty or oversized subject id

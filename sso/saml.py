@@ -36,6 +36,7 @@ MAX_SAML_RESPONSE_CHARS = 256_000
 # how long its id must be remembered for replay protection.
 MAX_ASSERTION_LIFETIME = timedelta(hours=24)
 _WHITESPACE = re.compile(rb"\s+")
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 # Every agency's SocialApp gets these; registration never lets them be loosened.
 STRICT_ADVANCED: dict[str, Any] = {
@@ -122,6 +123,8 @@ def inspect_post(value: str | None) -> etree._Element:
         xml = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _refuse("The sign-in response is not base64-encoded.", "not_base64") from exc
+    if _DTD.search(xml):
+        raise _refuse("The sign-in response declares a DTD, which SAML never uses.", "dtd")
     head = xml.lstrip()[:1]
     if head != b"<":
         # A deflated body (the Redirect binding's encoding, never valid on the POST binding),
