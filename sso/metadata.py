@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlparse
@@ -157,10 +159,20 @@ def parse_certificates(texts: list[str], *, now: datetime | None = None) -> tupl
     return tuple(unique.values())
 
 
-def check_url(url: str, *, what: str) -> str:
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_url(url: str, *, what: str, loopback_http: bool = False) -> str:
+    """An https URL; plain http only to this machine, from an operator or in development."""
     value = (url or "").strip()
     parsed = urlparse(value)
-    allowed = {"https"} | ({"http"} if settings.DEBUG else set())
+    allowed = {"https"}
+    if settings.DEBUG or (loopback_http and _is_loopback(parsed.hostname or "")):
+        allowed.add("http")
     if parsed.scheme not in allowed or not parsed.netloc:
         raise IdentityProviderInvalid(
             f"The {what} must be an https:// address; {value or 'nothing'!r} is not."
@@ -258,9 +270,30 @@ def parse_metadata(
     )
 
 
-def fetch_metadata(url: str, *, timeout: float = 10.0) -> bytes:
-    """Download metadata from the IdP's published URL, refusing anything oversized."""
-    url = check_url(url, what="metadata URL")
+def _check_public(url: str) -> None:
+    """Refuse a URL that resolves to this network (an administrator's URL must not reach inside)."""
+    host = urlparse(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise IdentityProviderInvalid(f"{host} cannot be resolved; check the metadata URL.") from exc
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise IdentityProviderInvalid(
+                f"{host} points at a private address; the metadata URL must be the IdP's public one."
+            )
+
+
+def fetch_metadata(url: str, *, timeout: float = 10.0, operator: bool = False) -> bytes:
+    """Download metadata from the IdP's published URL, refusing anything oversized.
+
+    ``operator`` (the register_idp command) may fetch from this machine; URLs typed into the
+    web page must resolve to public addresses.
+    """
+    url = check_url(url, what="metadata URL", loopback_http=operator)
+    if not operator:
+        _check_public(url)
     try:
         headers = {"Accept": "application/samlmetadata+xml, */*"}
         with (

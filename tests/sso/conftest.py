@@ -16,6 +16,12 @@ def register(agency, entity_id: str, key_name: str, **kwargs):
     return identity_provider_register(agency=agency, config=config, actor=Actor.system("test"), **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Staff fixtures hash passwords; the SSO tests are not about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def idp(department):
     """Department of Examples signs in through its own IdP (key "examples")."""

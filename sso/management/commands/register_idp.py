@@ -36,7 +36,7 @@ class Command(BaseCommand):
         source: str = options["metadata"]
         try:
             if source.startswith(("https://", "http://")):
-                data, url = fetch_metadata(source), source
+                data, url = fetch_metadata(source, operator=True), source
             else:
                 path = Path(source)
                 if not path.is_file():
