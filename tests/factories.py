@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from agencies.models import Agency, AgencyDomain, Employee, RoleAssignment
+from agencies.models import Agency, AgencyDomain, Employee, RegisteredDomain, RoleAssignment
 from agencies.services import _agency_insert
 from seats.models import Allocation, Program
 
@@ -95,3 +95,15 @@ class RoleAssignmentFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = RoleAssignment.Role.AGENCY_ADMIN
     agency = factory.SubFactory(AgencyFactory)
+
+
+class RegisteredDomainFactory(factory.django.DjangoModelFactory):
+    """A row of CISA's .gov registry (federal executive unless told otherwise)."""
+
+    class Meta:
+        model = RegisteredDomain
+        django_get_or_create = ("domain",)
+
+    domain = factory.Sequence(lambda n: f"registered{n}.gov")
+    domain_type = RegisteredDomain.FEDERAL_EXECUTIVE
+    organization_name = "Example organization"
