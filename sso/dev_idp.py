@@ -97,7 +97,9 @@ def register(*, agency: Agency, actor: ActorLike) -> IdentityProvider:
     _enabled()
     _, cert_pem = key_pair()
     sso_url = settings.SITE_URL.rstrip("/") + reverse("dev_idp:sso", kwargs={"slug": agency.slug})
-    config = manual_config(entity_id=entity_id_for(agency), sso_url=sso_url, certificates=[cert_pem])
+    config = manual_config(
+        entity_id=entity_id_for(agency), sso_url=sso_url, certificates=[cert_pem], allow_http=True
+    )
     return identity_provider_register(agency=agency, config=config, actor=actor, is_development=True)
 
 

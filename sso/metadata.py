@@ -166,12 +166,12 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def check_url(url: str, *, what: str, loopback_http: bool = False) -> str:
+def check_url(url: str, *, what: str, loopback_http: bool = False, allow_http: bool = False) -> str:
     """An https URL; plain http only to this machine, from an operator or in development."""
     value = (url or "").strip()
     parsed = urlparse(value)
     allowed = {"https"}
-    if settings.DEBUG or (loopback_http and _is_loopback(parsed.hostname or "")):
+    if settings.DEBUG or allow_http or (loopback_http and _is_loopback(parsed.hostname or "")):
         allowed.add("http")
     if parsed.scheme not in allowed or not parsed.netloc:
         raise IdentityProviderInvalid(
@@ -322,12 +322,21 @@ def fetch_metadata(url: str, *, timeout: float = 10.0, operator: bool = False) -
 
 
 def manual_config(
-    *, entity_id: str, sso_url: str, certificates: list[str], slo_url: str = "", now: datetime | None = None
+    *,
+    entity_id: str,
+    sso_url: str,
+    certificates: list[str],
+    slo_url: str = "",
+    now: datetime | None = None,
+    allow_http: bool = False,
 ) -> IdpConfig:
-    """An IdP described by hand: entity id, sign-on URL and one or two certificates."""
+    """An IdP described by hand: entity id, sign-on URL and one or two certificates.
+
+    ``allow_http`` is for the development IdP only, which is served by the development server.
+    """
     return IdpConfig(
         entity_id=check_entity_id(entity_id),
-        sso_url=check_url(sso_url, what="sign-on URL"),
+        sso_url=check_url(sso_url, what="sign-on URL", allow_http=allow_http),
         slo_url=check_url(slo_url, what="logout URL") if slo_url.strip() else "",
         certificates=parse_certificates(certificates, now=now),
     )

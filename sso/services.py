@@ -37,6 +37,8 @@ from sso.models import MAPPING_KEYS, AssertionUse, IdentityProvider, IdpCertific
 from sso.saml import AssertionFacts, social_app_settings
 
 SAML_PROVIDER = "saml"
+# Expired assertion ids are forgotten every this many sign-ins (and by prune_saml_assertions).
+PRUNE_EVERY = 256
 
 
 def saml_actor(identity_provider: IdentityProvider) -> Actor:
@@ -231,7 +233,7 @@ def assertion_use_record(
     """Accept an assertion id once. A second use, from any process or browser, is a replay."""
     try:
         with transaction.atomic():
-            AssertionUse.objects.create(
+            row = AssertionUse.objects.create(
                 identity_provider=identity_provider,
                 assertion_id=facts.assertion_id[:255],
                 used_at=now,
@@ -245,6 +247,8 @@ def assertion_use_record(
                 http_status=403,
             ) from exc
         raise
+    if row.pk % PRUNE_EVERY == 0:
+        assertion_uses_prune(now=now)
 
 
 def assertion_seen(*, identity_provider: IdentityProvider, assertion_id: str) -> bool:
