@@ -103,6 +103,21 @@ def register(*, agency: Agency, actor: ActorLike) -> IdentityProvider:
     return identity_provider_register(agency=agency, config=config, actor=actor, is_development=True)
 
 
+def register_demo_agencies(*, slugs: list[str], actor: ActorLike) -> list[tuple[str, str]]:
+    """Register the development IdP for each agency that has none; (agency name, an employee to try)."""
+    examples = []
+    for agency in Agency.objects.filter(slug__in=slugs).order_by("name"):
+        existing = IdentityProvider.objects.filter(agency=agency).first()
+        if existing is None:
+            register(agency=agency, actor=actor)
+        elif not existing.is_development:
+            continue
+        person = Employee.objects.in_subtree(agency).order_by("email").values_list("email", flat=True).first()
+        if person:
+            examples.append((agency.name, person))
+    return examples
+
+
 # --- building a response ------------------------------------------------------------------------
 def _now() -> datetime:
     return datetime.now(UTC)
