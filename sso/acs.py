@@ -16,6 +16,7 @@ from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +33,7 @@ from core.errors import SignInRefused
 from sso.adapter import SamlContext
 from sso.models import IdentityProvider
 from sso.saml import MAX_SAML_RESPONSE_CHARS, acs_url, enforce_strict, inspect_post, request_data, saml_config
-from sso.services import assertion_seen, assertion_use_record, sign_in_refusal_record
+from sso.services import assertion_use_record, sign_in_refusal_record
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,10 @@ class AcsFinishView(View):
                     reason="no_parked_response",
                     http_status=400,
                 )
-            return self.consume(request, idp, organization_slug, post)
+            # One transaction for the whole sign-in: the replay record, the person and the
+            # audit rows commit together; a refusal rolls everything back and is audited apart.
+            with transaction.atomic():
+                return self.consume(request, idp, organization_slug, post)
         except SignInRefused as exc:
             return refuse(request, idp, exc)
 
@@ -161,12 +165,9 @@ class AcsFinishView(View):
             sp_entity_id=auth.get_settings().get_sp_data()["entityId"],
             now=now,
         )
-        if assertion_seen(identity_provider=idp, assertion_id=facts.assertion_id):
-            raise SignInRefused(
-                "This sign-in response has been used already. Start a new sign-in.",
-                reason="replayed",
-                http_status=403,
-            )
+        # Recorded before the browser's pending request is matched, so a replay is called a
+        # replay whichever browser (or process) it comes from; the unique index settles races.
+        assertion_use_record(identity_provider=idp, facts=facts, now=now)
         try:
             state = provider.unstash_redirect_state(request, facts.in_response_to)
         except PermissionDenied as exc:
@@ -176,7 +177,6 @@ class AcsFinishView(View):
                 reason="unsolicited",
                 http_status=403,
             ) from exc
-        assertion_use_record(identity_provider=idp, facts=facts, now=now)
         try:
             sociallogin = provider.sociallogin_from_response(request, auth)
         except Exception as exc:  # allauth: empty or oversized subject id

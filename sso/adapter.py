@@ -7,7 +7,7 @@ from typing import Any
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.models import SocialAccount, SocialApp, SocialLogin
+from allauth.socialaccount.models import SocialApp, SocialLogin
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -50,10 +50,10 @@ class AgencySocialAccountAdapter(DefaultSocialAccountAdapter):
         return False
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
-        if sociallogin.account.get_provider().id != SAML_PROVIDER:
-            return
         context: SamlContext | None = getattr(request, "sso_saml", None)
         if context is None:
+            if not IdentityProvider.objects.filter(entity_id=sociallogin.account.provider).exists():
+                return  # not an agency sign-in
             # Only the hardened ACS may complete a SAML login.
             raise ImmediateHttpResponse(
                 refusal_response(
@@ -65,10 +65,13 @@ class AgencySocialAccountAdapter(DefaultSocialAccountAdapter):
         idp = context.identity_provider
         try:
             result = saml_sign_in(
-                identity_provider=idp, uid=sociallogin.account.uid, attributes=context.attributes
+                identity_provider=idp,
+                uid=sociallogin.account.uid,
+                attributes=context.attributes,
+                known_account=sociallogin.account if sociallogin.account.pk else None,
             )
         except SignInRefused as exc:
             sign_in_refusal_record(identity_provider=idp, reason=exc.reason, detail=exc.message)
             raise ImmediateHttpResponse(refusal_response(request, exc, idp)) from exc
-        sociallogin.account = SocialAccount.objects.get(provider=idp.entity_id, uid=sociallogin.account.uid)
+        sociallogin.account = result.account
         sociallogin.user = result.user

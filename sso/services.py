@@ -251,12 +251,6 @@ def assertion_use_record(
         assertion_uses_prune(now=now)
 
 
-def assertion_seen(*, identity_provider: IdentityProvider, assertion_id: str) -> bool:
-    return AssertionUse.objects.filter(
-        identity_provider=identity_provider, assertion_id=assertion_id[:255]
-    ).exists()
-
-
 def assertion_uses_prune(*, now: datetime | None = None) -> int:
     """Forget assertion ids that no validator would accept any more (past NotOnOrAfter plus skew)."""
     deleted, _ = AssertionUse.objects.filter(expires_at__lt=now or timezone.now()).delete()
@@ -268,6 +262,7 @@ def assertion_uses_prune(*, now: datetime | None = None) -> int:
 class SignIn:
     user: AbstractBaseUser
     employee: Employee
+    account: SocialAccount
     employee_created: bool
     account_linked: bool
 
@@ -316,18 +311,32 @@ def _text(attributes: dict[str, Any], key: str) -> str:
 
 
 def saml_sign_in(
-    *, identity_provider: IdentityProvider, uid: str, attributes: dict[str, Any], now: datetime | None = None
+    *,
+    identity_provider: IdentityProvider,
+    uid: str,
+    attributes: dict[str, Any],
+    now: datetime | None = None,
+    known_account: SocialAccount | None = None,
 ) -> SignIn:
-    """Resolve an asserted person to their login and employee record, creating or linking both."""
+    """Resolve an asserted person to their login and employee record, creating or linking both.
+
+    ``known_account`` is the linked account allauth has just looked up, saving a query.
+    """
+    kwargs = {"identity_provider": identity_provider, "uid": uid, "attributes": attributes, "now": now}
     try:
-        return _sign_in(identity_provider=identity_provider, uid=uid, attributes=attributes, now=now)
+        return _sign_in(**kwargs, known_account=known_account)
     except (EmployeeExists, IntegrityError):
         # Two first sign-ins of one person at once (a double-click): the other won; use its rows.
-        return _sign_in(identity_provider=identity_provider, uid=uid, attributes=attributes, now=now)
+        return _sign_in(**kwargs, known_account=None)
 
 
 def _sign_in(
-    *, identity_provider: IdentityProvider, uid: str, attributes: dict[str, Any], now: datetime | None
+    *,
+    identity_provider: IdentityProvider,
+    uid: str,
+    attributes: dict[str, Any],
+    now: datetime | None,
+    known_account: SocialAccount | None,
 ) -> SignIn:
     idp = identity_provider
     agency = idp.agency
@@ -363,7 +372,12 @@ def _sign_in(
     moment = now or timezone.now()
     employee_created = account_linked = False
     with transaction.atomic():
-        account = SocialAccount.objects.select_related("user").filter(provider=idp.entity_id, uid=uid).first()
+        if known_account is not None and (known_account.provider, known_account.uid) == (idp.entity_id, uid):
+            account = known_account
+        else:
+            account = (
+                SocialAccount.objects.select_related("user").filter(provider=idp.entity_id, uid=uid).first()
+            )
         employee = None
         if account is not None:
             user = account.user
@@ -456,5 +470,9 @@ def _sign_in(
             at=moment,
         )
     return SignIn(
-        user=user, employee=employee, employee_created=employee_created, account_linked=account_linked
+        user=user,
+        employee=employee,
+        account=account,
+        employee_created=employee_created,
+        account_linked=account_linked,
     )
