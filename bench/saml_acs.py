@@ -65,11 +65,13 @@ def run(sign_ins: int = 200) -> list[Result]:
     ensure_database()
     from django.conf import settings as django_settings
     from django.test import Client, RequestFactory
+    from django.utils import timezone
+    from onelogin.saml2.auth import OneLogin_Saml2_Auth
     from onelogin.saml2.response import OneLogin_Saml2_Response
     from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
     from sso.models import IdentityProvider
-    from sso.saml import request_data, saml_config
+    from sso.saml import acs_url, enforce_strict, inspect_post, request_data, saml_config
 
     django_settings.ALLOWED_HOSTS = [*django_settings.ALLOWED_HOSTS, HOST]
     key = _prepare()
@@ -99,6 +101,21 @@ def run(sign_ins: int = 200) -> list[Result]:
         if not OneLogin_Saml2_Response(saml_settings, value).is_valid(data, raise_exceptions=True):
             raise RuntimeError("python3-saml refused the bench response")
 
+    def hardened(value: str) -> None:
+        """The ACS's checks without HTTP, sessions or the database: what hardening itself costs."""
+        post = {"SAMLResponse": value}
+        inspect_post(value)
+        auth = OneLogin_Saml2_Auth(request_data(fake, SLUG, post), saml_config(fake, app_settings, SLUG))
+        response = OneLogin_Saml2_Response(auth.get_settings(), value)
+        response.is_valid(request_data(fake, SLUG, post), raise_exceptions=True)
+        auth.store_valid_response(response)
+        enforce_strict(
+            response.document,
+            acs=acs_url(fake, SLUG),
+            sp_entity_id=auth.get_settings().get_sp_data()["entityId"],
+            now=timezone.now(),
+        )
+
     # The first sign-in creates the employee (just-in-time); it is timed apart from the rest.
     client, request_id = login()
     value = _response(key, request_id)
@@ -107,32 +124,46 @@ def run(sign_ins: int = 200) -> list[Result]:
     first_ms = (time.perf_counter() - started) * 1000
     check(client, final)
 
-    platform, baseline = [], []
+    timings: dict[str, list[float]] = {"bare": [], "hardened": [], "acs": []}
     for index in range(sign_ins):
         client, request_id = login()
         value = _response(key, request_id)
-        for step in ("bare", "acs") if index % 2 == 0 else ("acs", "bare"):
+        steps = ["bare", "hardened", "acs"]
+        for step in steps[index % 3 :] + steps[: index % 3]:
             started = time.perf_counter()
-            if step == "bare":
-                bare(value)
-                baseline.append((time.perf_counter() - started) * 1000)
-            else:
+            if step == "acs":
                 final = acs(client, value)
-                platform.append((time.perf_counter() - started) * 1000)
+            elif step == "bare":
+                bare(value)
+            else:
+                hardened(value)
+            timings[step].append((time.perf_counter() - started) * 1000)
+            if step == "acs":
                 check(client, final)
-    acs_ms, bare_ms = statistics.median(platform), statistics.median(baseline)
-    ratio = acs_ms / bare_ms
+    acs_ms, hardened_ms, bare_ms = (statistics.median(timings[k]) for k in ("acs", "hardened", "bare"))
     engine = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    baseline = f"{bare_ms:.1f} ms python3-saml is_valid alone"
     return [
         Result(
-            benchmark=f"SAML ACS round trip, {sign_ins} returning sign-ins ({engine})",
-            figure=f"{acs_ms:.1f} ms median (p90 {statistics.quantiles(platform, n=10)[-1]:.1f} ms)",
-            baseline=f"{bare_ms:.1f} ms python3-saml is_valid alone",
-            ratio=ratio,
+            benchmark=f"SAML ACS round trip (POST, hop, login), {sign_ins} returning sign-ins ({engine})",
+            figure=f"{acs_ms:.1f} ms median (p90 {statistics.quantiles(timings['acs'], n=10)[-1]:.1f} ms)",
+            baseline=baseline,
+            ratio=acs_ms / bare_ms,
             goal=f"<= {GOAL}x",
-            met=ratio <= GOAL,
-            note=f"first sign-in with just-in-time employee creation: {first_ms:.1f} ms",
-        )
+            met=acs_ms / bare_ms <= GOAL,
+            note=(
+                f"first sign-in with just-in-time employee creation: {first_ms:.1f} ms; the rest of the "
+                "round trip is two Django requests, allauth's login and database-backed sessions"
+            ),
+        ),
+        Result(
+            benchmark="SAML ACS checks alone (safe parse, python3-saml, strict checks)",
+            figure=f"{hardened_ms:.1f} ms median",
+            baseline=baseline,
+            ratio=hardened_ms / bare_ms,
+            goal=f"<= {GOAL}x",
+            met=hardened_ms / bare_ms <= GOAL,
+        ),
     ]
 
 
@@ -147,7 +178,8 @@ def main() -> None:
             f"{result.benchmark}: {result.figure} vs {result.baseline} "
             f"-> {result.ratio:.2f}x (goal {result.goal})"
         )
-        print(f"  {result.note}")
+        if result.note:
+            print(f"  {result.note}")
 
 
 if __name__ == "__main__":

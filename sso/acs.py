@@ -117,20 +117,24 @@ class AcsFinishView(View):
     def get(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
         idp = identity_provider_or_404(organization_slug)
         parked = LoginSession(request, *ACS_SESSION)
-        post = parked.store.get("post")
-        parked.delete()
+        parked_key = parked.store.session_key
         try:
-            if not isinstance(post, dict) or not post.get("SAMLResponse"):
-                raise SignInRefused(
-                    "This sign-in has expired or was already used. Start again.",
-                    reason="no_parked_response",
-                    http_status=400,
-                )
-            # One transaction for the whole sign-in: the replay record, the person and the
-            # audit rows commit together; a refusal rolls everything back and is audited apart.
+            # One transaction for the whole sign-in: the parked response is used up, and the
+            # replay record, the person, the login and the audit rows commit together; a
+            # refusal rolls all of it back and is audited apart.
             with transaction.atomic():
+                post = parked.store.get("post")
+                parked.delete()
+                if not isinstance(post, dict) or not post.get("SAMLResponse"):
+                    raise SignInRefused(
+                        "This sign-in has expired or was already used. Start again.",
+                        reason="no_parked_response",
+                        http_status=400,
+                    )
                 return self.consume(request, idp, organization_slug, post)
         except SignInRefused as exc:
+            if parked_key:
+                parked.store.__class__().delete(parked_key)  # a refused response is used up too
             return refuse(request, idp, exc)
 
     def consume(

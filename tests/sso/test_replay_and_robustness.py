@@ -114,3 +114,18 @@ def test_the_acs_never_answers_garbage_with_a_500(idp, value):
     browser.start("doe-x")
     response = browser.post("doe-x", value)
     assert 400 <= response.status_code < 500
+
+
+@pytest.mark.django_db
+def test_a_parked_response_is_used_up_even_when_refused(idp, forge):
+    from audit.models import AuditEvent
+
+    browser = SamlBrowser()
+    browser.start("doe-x")
+    first = browser.client.post(
+        "/accounts/saml/doe-x/acs/", {"SAMLResponse": encode(forge.but(in_response_to="nope").build())}
+    )
+    assert browser.client.get(first["Location"]).status_code == 403
+    assert browser.client.get(first["Location"]).status_code == 400
+    reasons = AuditEvent.objects.filter(verb="sso.sign_in.refused").values_list("after__reason", flat=True)
+    assert sorted(reasons) == ["no_parked_response", "unsolicited"]
