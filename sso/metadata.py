@@ -278,7 +278,7 @@ def _check_public(url: str) -> None:
     except OSError as exc:
         raise IdentityProviderInvalid(f"{host} cannot be resolved; check the metadata URL.") from exc
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(str(address).split("%")[0])
         if not ip.is_global:
             raise IdentityProviderInvalid(
                 f"{host} points at a private address; the metadata URL must be the IdP's public one."

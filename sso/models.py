@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import models
 from django.db.models import Q
 
@@ -50,7 +52,7 @@ class IdentityProviderQuerySet(models.QuerySet["IdentityProvider"]):
     def visible_to(self, user) -> IdentityProviderQuerySet:  # type: ignore[no-untyped-def]
         from agencies.selectors import user_scope
 
-        return user_scope(user).filter_by_agency(self, "agency")
+        return cast(IdentityProviderQuerySet, user_scope(user).filter_by_agency(self, "agency"))
 
 
 class IdentityProvider(models.Model):

@@ -146,7 +146,7 @@ def identity_provider_register(
                 target=idp,
                 agency_id=agency.pk,
                 before=before,
-                after=_snapshot(idp) | {"development": is_development},
+                after=(_snapshot(idp) or {}) | {"development": is_development},
             )
     except IntegrityError as exc:
         if constraint_violated(
@@ -275,7 +275,7 @@ def _is_local_account(user: AbstractBaseUser) -> bool:
     """Staff and password accounts are never taken over by an IdP assertion."""
     if user.has_usable_password() or getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
         return True
-    return RoleAssignment.objects.filter(user=user).exists()
+    return RoleAssignment.objects.filter(user_id=user.pk).exists()
 
 
 def _placement(*, idp_agency: Agency, domain_agency: Agency, office: str) -> Agency:
@@ -322,12 +322,19 @@ def saml_sign_in(
 
     ``known_account`` is the linked account allauth has just looked up, saving a query.
     """
-    kwargs = {"identity_provider": identity_provider, "uid": uid, "attributes": attributes, "now": now}
     try:
-        return _sign_in(**kwargs, known_account=known_account)
+        return _sign_in(
+            identity_provider=identity_provider,
+            uid=uid,
+            attributes=attributes,
+            now=now,
+            known_account=known_account,
+        )
     except (EmployeeExists, IntegrityError):
         # Two first sign-ins of one person at once (a double-click): the other won; use its rows.
-        return _sign_in(**kwargs, known_account=None)
+        return _sign_in(
+            identity_provider=identity_provider, uid=uid, attributes=attributes, now=now, known_account=None
+        )
 
 
 def _sign_in(
@@ -381,7 +388,7 @@ def _sign_in(
         employee = None
         if account is not None:
             user = account.user
-            employee = Employee.objects.select_related("agency").filter(user=user).first()
+            employee = Employee.objects.select_related("agency").filter(user_id=user.pk).first()
             if employee is not None and not employee.agency.is_within(agency):
                 raise _refuse(
                     f"Your record is with {employee.agency.name}, not {agency.name}. Sign in through "
@@ -404,7 +411,7 @@ def _sign_in(
                         f"{email} is already linked to another sign-in. Ask your agency administrator.",
                         "account_conflict",
                     )
-                if employee.user_id and user is None:
+                if employee.user is not None and user is None:
                     user = employee.user
                     if _is_local_account(user):
                         raise _refuse(
@@ -453,7 +460,7 @@ def _sign_in(
             )
         elif employee.source == Employee.Source.SAML:
             # The IdP owns the names of people it created; SCIM and rosters own theirs.
-            changes = {
+            changes: dict[str, Any] = {
                 k: v
                 for k, v in {"given_name": given, "family_name": family, "employee_number": number}.items()
                 if v and getattr(employee, k) != v
