@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.providers.base.constants import AuthProcess
 from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -189,7 +190,8 @@ class AcsFinishView(View):
                 reason="no_subject",
                 http_status=403,
             ) from exc
-        sociallogin.state = state
+        # An agency sign-in only ever signs in: never "connect" it to whoever is signed in now.
+        sociallogin.state = {**state, "process": AuthProcess.LOGIN}
         request.sso_saml = SamlContext(  # type: ignore[attr-defined]
             identity_provider=idp,
             attributes=mapped_attributes(auth, idp.mapping()),

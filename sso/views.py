@@ -167,7 +167,7 @@ def claim_view(request: HttpRequest) -> HttpResponse:
 ADMIN_ROLES = (RoleAssignment.Role.GSA_ADMIN, RoleAssignment.Role.AGENCY_ADMIN)
 
 
-def _register_from(request: HttpRequest, agency: Agency, action: str):
+def _register_from(request: HttpRequest, action: str):
     """Build an IdpConfig from whichever form was sent; returns (config or None, bound form)."""
     if action == "upload":
         form = MetadataUploadForm(request.POST, request.FILES)
@@ -222,7 +222,7 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
         action = request.POST.get("action", "")
         try:
             if action in ("upload", "url", "manual"):
-                config, forms[action] = _register_from(request, agency, action)
+                config, forms[action] = _register_from(request, action)
                 if config is not None:
                     idp = identity_provider_register(agency=agency, config=config, actor=request.user)
                     messages.success(request, f"{agency.name} now signs in through {idp.entity_id}.")

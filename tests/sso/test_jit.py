@@ -133,3 +133,15 @@ def test_a_sign_in_never_shows_the_local_signup_form(idp, browser, forge):
     response = browser.post("doe-x", encode(forge.but(in_response_to=request_id).build()))
     assert response.status_code == 302 and "signup" not in response["Location"]
     assert browser.client.get("/accounts/3rdparty/signup/", HTTP_HOST="seats.test").status_code in (302, 404)
+
+
+def test_a_sign_in_started_as_connect_still_only_signs_in(idp, browser, forge, agency_admin):
+    browser.client.force_login(agency_admin)
+    response = browser.client.post(
+        "/accounts/saml/doe-x/login/", {"process": "connect"}, HTTP_HOST="seats.test"
+    )
+    request_id = browser.request_id(response["Location"])
+    final = browser.post("doe-x", encode(forge.but(in_response_to=request_id).build()))
+    assert final.status_code == 302
+    assert browser.signed_in_user_id != str(agency_admin.pk)
+    assert not SocialAccount.objects.filter(user=agency_admin).exists()
