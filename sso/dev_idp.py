@@ -290,7 +290,8 @@ def sso_view(request: HttpRequest, slug: str) -> HttpResponse:
             "sso/dev_idp_login.html",
             {"agency": agency, "people": people, "relay_state": source.get("RelayState", ""), **wanted},
         )
-    email = source.get("email", "").strip().lower()
+    # A person's button sends "email"; the free-text box (someone not on the roster) "other_email".
+    email = (source.get("email") or source.get("other_email") or "").strip().lower()
     if not email or "@" not in email:
         return HttpResponseBadRequest("Choose a person or type an email address.")
     person = Employee.objects.filter(email=email).first()
