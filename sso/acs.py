@@ -34,7 +34,7 @@ from core.errors import SignInRefused
 from sso.adapter import SamlContext
 from sso.models import IdentityProvider
 from sso.saml import MAX_SAML_RESPONSE_CHARS, acs_url, enforce_strict, inspect_post, request_data, saml_config
-from sso.services import assertion_use_record, sign_in_refusal_record
+from sso.services import assertion_use_record, saml_actor, sign_in_refusal_record
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def refuse(request: HttpRequest, idp: IdentityProvider, exc: SignInRefused) -> H
     detail = str(exc.context.get("detail") or exc.message)
     sign_in_refusal_record(
         identity_provider=idp,
+        actor=saml_actor(idp),
         reason=exc.reason,
         detail=detail,
         request_meta={"ip": request.META.get("REMOTE_ADDR", ""), "path": request.path[:200]},

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from core.errors import SignInRefused
 from sso.models import IdentityProvider
-from sso.services import SAML_PROVIDER, saml_sign_in, sign_in_refusal_record
+from sso.services import SAML_PROVIDER, saml_actor, saml_sign_in, sign_in_refusal_record
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,13 @@ class AgencySocialAccountAdapter(DefaultSocialAccountAdapter):
                 identity_provider=idp,
                 uid=sociallogin.account.uid,
                 attributes=context.attributes,
+                actor=saml_actor(idp),
                 known_account=sociallogin.account if sociallogin.account.pk else None,
             )
         except SignInRefused as exc:
-            sign_in_refusal_record(identity_provider=idp, reason=exc.reason, detail=exc.message)
+            sign_in_refusal_record(
+                identity_provider=idp, reason=exc.reason, detail=exc.message, actor=saml_actor(idp)
+            )
             raise ImmediateHttpResponse(refusal_response(request, exc, idp)) from exc
         sociallogin.account = result.account
         sociallogin.user = result.user

@@ -214,12 +214,13 @@ def sign_in_refusal_record(
     identity_provider: IdentityProvider,
     reason: str,
     detail: str,
+    actor: ActorLike,
     request_meta: dict[str, str] | None = None,
 ) -> None:
     """Audit a refused sign-in. Nothing else changes, so the audit row is the whole transaction."""
     with transaction.atomic():
         audit_record(
-            actor=saml_actor(identity_provider),
+            actor=actor,
             verb="sso.sign_in.refused",
             target=identity_provider,
             agency_id=identity_provider.agency_id,
@@ -315,26 +316,31 @@ def saml_sign_in(
     identity_provider: IdentityProvider,
     uid: str,
     attributes: dict[str, Any],
+    actor: ActorLike,
     now: datetime | None = None,
     known_account: SocialAccount | None = None,
 ) -> SignIn:
     """Resolve an asserted person to their login and employee record, creating or linking both.
 
-    ``known_account`` is the linked account allauth has just looked up, saving a query.
+    ``actor`` authors the creations and links (the IdP, as ``saml_actor``); the sign-in itself is
+    recorded as the person's. ``known_account`` is the linked account allauth has just looked up.
     """
-    try:
+
+    def attempt(account: SocialAccount | None) -> SignIn:
         return _sign_in(
             identity_provider=identity_provider,
             uid=uid,
             attributes=attributes,
+            actor=actor,
             now=now,
-            known_account=known_account,
+            known_account=account,
         )
+
+    try:
+        return attempt(known_account)
     except (EmployeeExists, IntegrityError):
         # Two first sign-ins of one person at once (a double-click): the other won; use its rows.
-        return _sign_in(
-            identity_provider=identity_provider, uid=uid, attributes=attributes, now=now, known_account=None
-        )
+        return attempt(None)
 
 
 def _sign_in(
@@ -342,12 +348,12 @@ def _sign_in(
     identity_provider: IdentityProvider,
     uid: str,
     attributes: dict[str, Any],
+    actor: ActorLike,
     now: datetime | None,
     known_account: SocialAccount | None,
 ) -> SignIn:
     idp = identity_provider
     agency = idp.agency
-    actor = saml_actor(idp)
     asserted = _text(attributes, "email")
     if not asserted:
         raise _refuse(

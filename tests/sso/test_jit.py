@@ -11,7 +11,7 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from core.errors import SignInRefused
 from sso.models import IdentityProvider
-from sso.services import identity_provider_set_mapping, saml_sign_in
+from sso.services import identity_provider_set_mapping, saml_actor, saml_sign_in
 from tests.factories import AgencyFactory, EmployeeFactory, UserFactory
 from tests.sso.saml_kit import encode
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def sign_in(idp: IdentityProvider, uid: str, **attributes):
-    return saml_sign_in(identity_provider=idp, uid=uid, attributes=attributes)
+    return saml_sign_in(identity_provider=idp, uid=uid, attributes=attributes, actor=saml_actor(idp))
 
 
 def test_first_sign_in_creates_user_employee_and_link_with_audit(idp):
@@ -145,3 +145,19 @@ def test_a_sign_in_started_as_connect_still_only_signs_in(idp, browser, forge, a
     assert final.status_code == 302
     assert browser.signed_in_user_id != str(agency_admin.pk)
     assert not SocialAccount.objects.filter(user=agency_admin).exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "urn:oid:0.9.2342.19200300.100.1.3",
+        "mail",
+        "email",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    ],
+)
+def test_the_email_names_idps_really_send_are_read_by_default(idp, browser, forge, name):
+    request_id = browser.start("doe-x")
+    forged = forge.but(in_response_to=request_id, email="", extra_attributes={name: ["Sent@Examples.gov"]})
+    assert browser.post("doe-x", encode(forged.build())).status_code == 302
+    assert Employee.objects.filter(email="sent@examples.gov").exists()
