@@ -163,6 +163,7 @@ class AcsFinishView(View):
                 "Your agency's sign-in response could not be read.",
                 reason="invalid_response",
                 http_status=400,
+                detail=f"{exc.__class__.__name__}: {exc}",
             ) from exc
         now = timezone.now()
         facts = enforce_strict(

@@ -231,9 +231,12 @@ def sign_in_refusal_record(
 def assertion_use_record(
     *, identity_provider: IdentityProvider, facts: AssertionFacts, now: datetime
 ) -> None:
-    """Accept an assertion id once. A second use, from any process or browser, is a replay."""
+    """Accept an assertion id once. A second use, from any process or browser, is a replay.
+
+    No savepoint: inside the ACS's transaction a replay refuses the whole sign-in anyway.
+    """
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = AssertionUse.objects.create(
                 identity_provider=identity_provider,
                 assertion_id=facts.assertion_id[:255],
