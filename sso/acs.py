@@ -1,4 +1,4 @@
-"""The assertion consumer service, in front of allauth's login flow.
+"""The assertion consumer service, in front of allauth's login flow, and single logout.
 
 Two steps, as allauth's own ACS does: the IdP's cross-site POST carries no session cookie
 (SameSite), so step one checks the body's shape and parks it in a short-lived login session,
@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.providers.base.constants import AuthProcess
 from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -201,6 +202,50 @@ class AcsFinishView(View):
         return complete_social_login(request, sociallogin)
 
 
+@method_decorator(never_cache, name="dispatch")
+class SlsView(View):
+    """Single logout from the agency's IdP (HTTP-Redirect), accepted only when the IdP signed it.
+
+    python3-saml accepts an unsigned LogoutRequest unless messages must be signed, which would
+    also demand signed Responses from every IdP; so the signature is required here instead,
+    and checked against every pinned certificate.
+    """
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
+        idp = identity_provider_or_404(organization_slug)
+        query = request.GET
+        signed = query.get("Signature") and query.get("SigAlg")
+        if not (query.get("SAMLRequest") or query.get("SAMLResponse")) or not signed:
+            logger.warning("Unsigned SAML logout message for %s refused", idp.agency.slug)
+            return HttpResponseBadRequest(
+                "Logout messages must be signed by your agency's identity provider."
+            )
+        data = {
+            "https": "on" if request.is_secure() else "off",
+            "http_host": request.get_host(),
+            "script_name": "",
+            "path_info": request.path,
+            "get_data": query.copy(),
+            "post_data": {},
+        }
+        auth = OneLogin_Saml2_Auth(data, saml_config(request, idp.social_app.settings, organization_slug))
+        adapter = get_account_adapter(request)
+        try:
+            redirect_to = auth.process_slo(
+                delete_session_cb=lambda: adapter.logout(request),
+                keep_local_session=not request.user.is_authenticated,
+            )
+        except Exception as exc:  # malformed or unsupported logout messages
+            logger.warning("SAML logout message for %s refused: %r", idp.agency.slug, exc, exc_info=True)
+            return HttpResponseBadRequest("The logout message could not be read.")
+        if auth.get_errors():
+            logger.warning("SAML logout for %s refused: %s", idp.agency.slug, auth.get_last_error_reason())
+            return HttpResponseBadRequest("The logout message could not be verified.")
+        return HttpResponseRedirect(redirect_to or adapter.get_logout_redirect_url(request))
+
+
 def mapped_attributes(auth: OneLogin_Saml2_Auth, mapping: dict[str, list[str]]) -> dict[str, Any]:
     """The fields the platform reads, by the agency's attribute names, then the friendly names."""
     raw = auth.get_attributes()
@@ -220,3 +265,4 @@ def mapped_attributes(auth: OneLogin_Saml2_Auth, mapping: dict[str, list[str]]) 
 
 acs = AcsView.as_view()
 finish_acs = AcsFinishView.as_view()
+sls = SlsView.as_view()
