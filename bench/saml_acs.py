@@ -152,8 +152,8 @@ def run(sign_ins: int = 200) -> list[Result]:
             goal=f"<= {GOAL}x",
             met=acs_ms / bare_ms <= GOAL,
             note=(
-                f"first sign-in with just-in-time employee creation: {first_ms:.1f} ms; the rest of the "
-                "round trip is two Django requests, allauth's login and database-backed sessions"
+                f"first sign-in (cold process, just-in-time employee): {first_ms:.1f} ms; beyond the "
+                "checks the round trip is two Django requests, allauth's login and database sessions"
             ),
         ),
         Result(

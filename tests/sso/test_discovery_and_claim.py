@@ -184,9 +184,7 @@ def test_a_bureau_employee_claims_from_the_bureau_pool(client, program, departme
     assert [o.allocation.pk for o in options] == [bureau_pool.pk]
 
 
-def test_the_claim_page_costs_the_same_queries_for_one_program_or_five(
-    client, signed_in, department, django_assert_max_num_queries
-):
+def test_the_claim_page_costs_the_same_queries_for_one_program_or_five(client, signed_in, department):
     AllocationFactory(program=ProgramFactory(), agency=department)
     client.get("/claim/", HTTP_HOST=HOST)
     from django.db import connection
