@@ -21,6 +21,7 @@ from bench.common import Result, machine
 # name -> module with run() -> list[Result]
 BENCHMARKS = {
     "claims": "bench.claims",
+    "saml_acs": "bench.saml_acs",
 }
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 

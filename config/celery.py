@@ -36,5 +36,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=8, minute=30),
     },
     "seats-usage-snapshot": {"task": "seats.snapshot_usage", "schedule": crontab(hour=4, minute=55)},
+    # Replay protection keeps assertion ids only until they could no longer be accepted.
+    "sso-prune-saml-assertions": {
+        "task": "sso.prune_saml_assertions",
+        "schedule": crontab(hour=3, minute=15),
+    },
     "provisioning-reconcile": {"task": "provisioning.reconcile_all", "schedule": crontab(hour=6, minute=0)},
 }

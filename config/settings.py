@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication: staff with local accounts must have used a second factor.
+    "sso.mfa.StaffMfaMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,7 +140,17 @@ ACCOUNT_ADAPTER = "core.auth.ClosedAccountAdapter"
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+# Agency SAML sign-in: just-in-time employees, never allauth's local signup form.
+SOCIALACCOUNT_ADAPTER = "sso.adapter.AgencySocialAccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+
+# The in-project development IdP signs assertions with a key kept on disk: never in production.
+SSO_DEV_IDP = env_bool("SSO_DEV_IDP", default=DEBUG)
+if SSO_DEV_IDP and not DEBUG:
+    raise ImproperlyConfigured(
+        "SSO_DEV_IDP is on but DEBUG is off. The development IdP signs in anyone it is told to; "
+        "production refuses it. Unset SSO_DEV_IDP."
+    )
 
 # --- i18n, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from core import views as core_views
+from sso import views as sso_views
 
 admin.site.site_header = "AI Seats administration"
 admin.site.site_title = "AI Seats"
@@ -11,6 +13,13 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
     path("admin/", admin.site.urls),
+    # The hardened SAML ACS first: it answers allauth's acs/ and acs/finish/ paths.
+    path("accounts/", include("sso.saml_urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("billing.urls")),
+    path("claim/", sso_views.claim_view, name="claim"),
+    path("", include("sso.urls")),
 ]
+
+if settings.SSO_DEV_IDP:
+    urlpatterns.append(path("dev-idp/", include("sso.dev_idp_urls")))

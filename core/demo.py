@@ -74,6 +74,8 @@ class DemoResult:
     username: str = "gsa-admin"
     password: str = ""
     agency_admin: str = "hhs-admin"
+    # Agencies signing in through the development IdP, and an employee of each to try.
+    sign_in_examples: list[tuple[str, str]] = field(default_factory=list)
     program: Program | None = None
     pools: list[Allocation] = field(default_factory=list)
     employees: int = 0
@@ -198,4 +200,17 @@ def build_demo(password: str | None = None) -> DemoResult:
 
     for state in Seat.State:
         result.seats[state.label] = Seat.objects.filter(program=program, state=state).count()
+    result.sign_in_examples = _connect_development_idp()
     return result
+
+
+def _connect_development_idp() -> list[tuple[str, str]]:
+    """Point the demo agencies at the in-project development IdP (only where it is switched on)."""
+    from django.conf import settings
+
+    from sso.dev_idp import register_demo_agencies
+
+    if not settings.SSO_DEV_IDP:
+        return []
+    slugs = [slug for slug, _, _ in POOLS] + [TINY_POOL[0]]
+    return register_demo_agencies(slugs=slugs, actor=DEMO)

@@ -136,3 +136,28 @@ class ReconcileNotSupported(DomainError):
 
 class JobNotRetryable(DomainError):
     code = "job_not_retryable"
+
+
+# --- single sign-on -----------------------------------------------------------------------------
+class IdentityProviderInvalid(DomainError):
+    """IdP metadata or settings an agency tried to register that cannot work."""
+
+    code = "identity_provider_invalid"
+    http_status = 400
+
+
+class EntityIdTaken(DomainError):
+    code = "entity_id_taken"
+
+
+class SignInRefused(DomainError):
+    """A SAML response (or the person it names) the platform will not sign in."""
+
+    code = "sign_in_refused"
+    http_status = 403
+
+    def __init__(self, message: str, *, reason: str, http_status: int | None = None, **context: object):
+        super().__init__(message, reason=reason, **context)
+        self.reason = reason
+        if http_status is not None:
+            self.http_status = http_status

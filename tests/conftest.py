@@ -35,6 +35,26 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def complete_mfa(client, user) -> None:
+    """Sign ``user`` in on ``client`` as if they had used their authenticator (staff need one)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, generate_totp_secret())
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods_user"] = str(user.pk)
+    session["account_authentication_methods"] = [{"method": "mfa", "at": 0, "type": "totp"}]
+    session.save()
+
+
+@pytest.fixture
+def staff_login():
+    """``staff_login(client, user)``: a staff member signed in with password and second factor."""
+    return complete_mfa
+
+
 @pytest.fixture
 def department(db):
     """A department with a verified .gov email domain and one bureau (with its own domain)."""

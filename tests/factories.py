@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from agencies.models import Agency, AgencyDomain, Employee, RoleAssignment
+from agencies.models import Agency, AgencyDomain, Employee, RegisteredDomain, RoleAssignment
 from agencies.services import _agency_insert
 from seats.models import Allocation, Program
 
@@ -123,3 +123,15 @@ class CsvProgramFactory(ProgramFactory):
     """A program whose vendor takes CSV files."""
 
     connector = Program.Connector.CSV
+
+
+class RegisteredDomainFactory(factory.django.DjangoModelFactory):
+    """A row of CISA's .gov registry (federal executive unless told otherwise)."""
+
+    class Meta:
+        model = RegisteredDomain
+        django_get_or_create = ("domain",)
+
+    domain = factory.Sequence(lambda n: f"registered{n}.gov")
+    domain_type = RegisteredDomain.FEDERAL_EXECUTIVE
+    organization_name = "Example organization"

@@ -11,6 +11,7 @@ from django.urls import reverse
 from agencies.models import RoleAssignment
 from billing import services
 from billing.models import RenewalOrder
+from tests.conftest import complete_mfa
 from tests.factories import (
     AllocationFactory,
     EmployeeFactory,
@@ -81,7 +82,7 @@ class TestWhoSeesWhat:
     def test_agency_page_permission_matrix(
         self, client, request, bureau, other_department, who, slug, status
     ):
-        client.force_login(request.getfixturevalue(who))
+        complete_mfa(client, request.getfixturevalue(who))
         assert client.get(agency_url(slug)).status_code == status
 
     @pytest.mark.parametrize(
@@ -89,12 +90,12 @@ class TestWhoSeesWhat:
         [("gsa_admin", 200), ("agency_admin", 404), ("staff", 404), ("employee_user", 404)],
     )
     def test_gsa_page_permission_matrix(self, client, request, who, status):
-        client.force_login(request.getfixturevalue(who))
+        complete_mfa(client, request.getfixturevalue(who))
         assert client.get(GSA_URL).status_code == status
 
     def test_an_order_of_another_agency_is_not_found(self, client, pool, other_admin, other_department):
         order = RenewalOrderFactory(allocation=pool)
-        client.force_login(other_admin)
+        complete_mfa(client, other_admin)
         url = reverse("billing:agency_renewal_cancel", kwargs={"slug": "elsewhere", "order": order.uuid})
         assert client.post(url).status_code == 404
         order.refresh_from_db()
@@ -102,7 +103,7 @@ class TestWhoSeesWhat:
 
     def test_gsa_actions_are_not_found_for_agency_admins(self, client, pool, agency_admin):
         order = RenewalOrderFactory(allocation=pool)
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
         url = reverse("billing:gsa_renewal_action", kwargs={"order": order.uuid, "action": "approve"})
         assert client.post(url).status_code == 404
         order.refresh_from_db()
@@ -119,7 +120,7 @@ class TestWhoSeesWhat:
 
     def test_unknown_orders_and_actions_are_not_found(self, client, pool, gsa_admin):
         order = RenewalOrderFactory(allocation=pool)
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
         for order_id, action in [(uuid.uuid4(), "approve"), (order.uuid, "refund")]:
             url = reverse("billing:gsa_renewal_action", kwargs={"order": order_id, "action": action})
             assert client.post(url).status_code == 404
@@ -139,7 +140,7 @@ class TestAgencyPage:
             hosted_invoice_url="https://invoice.stripe.test/i/in_1",
             purchase_order="PO-9",
         )
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
 
         html = client.get(agency_url("doe-x")).content.decode()
 
@@ -149,7 +150,7 @@ class TestAgencyPage:
         assert 'class="usa-table' in html
 
     def test_requesting_a_renewal(self, client, pool, agency_admin):
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
         response = client.post(
             agency_url("doe-x"),
             {
@@ -172,21 +173,21 @@ class TestAgencyPage:
 
         for _ in range(3):
             seat_claim(allocation=pool, employee=make_employee(pool.agency), actor=Actor.system())
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
         response = client.post(agency_url("doe-x"), {"pool": str(pool.uuid), "seats": "2"})
         assert response.status_code == 400
         assert "3 seats of this pool are in use" in response.content.decode()
         assert not RenewalOrder.objects.exists()
 
     def test_a_bureau_page_points_to_the_department(self, client, bureau, agency_admin):
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
         html = client.get(agency_url("bos")).content.decode()
         assert "follow the term of Department of Examples" in html
         assert "Request a renewal" not in html
 
     def test_the_agency_adds_its_purchase_order_and_withdraws(self, client, pool, agency_admin):
         order = services.renewal_request(allocation=pool, seats=10, actor=agency_admin)
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
         kwargs = {"slug": "doe-x", "order": order.uuid}
 
         client.post(
@@ -203,13 +204,13 @@ class TestAgencyPage:
     def test_the_page_takes_the_same_queries_for_one_order_or_many(
         self, client, agency_admin, department, django_assert_num_queries
     ):
-        client.force_login(agency_admin)
+        complete_mfa(client, agency_admin)
         programs = [ProgramFactory() for _ in range(6)]
         pools = [AllocationFactory(program=program, agency=department) for program in programs]
         RenewalOrderFactory(allocation=pools[0])
         client.get(agency_url("doe-x"))  # warm the session and the user
 
-        with django_assert_num_queries(7) as one:
+        with django_assert_num_queries(9) as one:  # two of them: the staff second-factor check
             client.get(agency_url("doe-x"))
         for pool in pools[1:]:
             RenewalOrderFactory(allocation=pool, state=State.FULFILLED, amount=Decimal("3.00"))
@@ -228,7 +229,7 @@ class TestGsaPage:
             paid_at=pool.term_starts_at,
             currency="usd",
         )
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
 
         html = client.get(GSA_URL).content.decode()
 
@@ -240,7 +241,7 @@ class TestGsaPage:
         self, client, gsa_admin, paid_pool, request_renewal, fake_stripe, django_capture_on_commit_callbacks
     ):
         order = request_renewal(paid_pool)
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
         url = reverse("billing:gsa_renewal_action", kwargs={"order": order.uuid, "action": "approve"})
 
         with django_capture_on_commit_callbacks(execute=True):
@@ -253,14 +254,14 @@ class TestGsaPage:
 
     def test_a_refusal_is_shown_as_the_services_message(self, client, gsa_admin, paid_pool, request_renewal):
         order = request_renewal(paid_pool, purchase_order="")
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
         url = reverse("billing:gsa_renewal_action", kwargs={"order": order.uuid, "action": "approve"})
         page = client.post(url, follow=True).content.decode()
         assert "needs Department of Examples&#x27;s purchase order number" in page
 
     def test_declining_needs_a_reason(self, client, gsa_admin, pool, request_renewal):
         order = request_renewal(pool)
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
         url = reverse("billing:gsa_renewal_action", kwargs={"order": order.uuid, "action": "decline"})
         assert "Give a reason" in client.post(url, follow=True).content.decode()
         client.post(url, {"reason": "Out of budget"})
@@ -269,7 +270,7 @@ class TestGsaPage:
 
     def test_free_approval_from_the_page(self, client, gsa_admin, paid_pool, request_renewal):
         order = request_renewal(paid_pool, purchase_order="")
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
         url = reverse("billing:gsa_renewal_action", kwargs={"order": order.uuid, "action": "approve-free"})
         client.post(url)
         order.refresh_from_db()
@@ -278,11 +279,11 @@ class TestGsaPage:
     def test_the_page_takes_the_same_queries_for_one_order_or_many(
         self, client, gsa_admin, django_assert_num_queries
     ):
-        client.force_login(gsa_admin)
+        complete_mfa(client, gsa_admin)
         RenewalOrderFactory()
         client.get(GSA_URL)
 
-        with django_assert_num_queries(6) as one:
+        with django_assert_num_queries(7) as one:
             client.get(GSA_URL)
         for state in [State.REQUESTED, State.QUOTED, State.APPROVED, State.PAID, State.FULFILLED]:
             RenewalOrderFactory(state=state, amount=Decimal("5.00"), stripe_invoice_id=f"in_{state}")

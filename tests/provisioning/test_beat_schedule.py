@@ -21,4 +21,5 @@ def test_every_beat_entry_names_a_registered_task():
         "billing.invoice_waiting_renewals",
         "billing.check_open_invoices",
         "billing.lapse_undecided_renewals",
+        "sso.prune_saml_assertions",
     } == scheduled

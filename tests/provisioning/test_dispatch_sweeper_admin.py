@@ -12,6 +12,7 @@ from provisioning.models import ProvisioningJob
 from provisioning.tasks import sweep_outbox
 from seats import services
 from seats.models import Seat
+from tests.conftest import complete_mfa
 from tests.factories import AllocationFactory, CsvProgramFactory, VendorProgramFactory
 from tests.provisioning.vendor_server import Fault
 
@@ -101,7 +102,7 @@ def test_admin_shows_the_outbox_and_retries_failed_seats(
 ):
     seat = services.seat_claim(allocation=vendor_pool, employee=employee, actor=ADMIN)
     services.seat_mark_failed(seat=seat, actor=ADMIN, error="HTTP 500 from the vendor")
-    client.force_login(superuser)
+    complete_mfa(client, superuser)
     page = client.get("/admin/provisioning/provisioningjob/")
     assert page.status_code == 200 and b"create" in page.content
     response = client.post(

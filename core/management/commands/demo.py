@@ -50,6 +50,15 @@ class Command(BaseCommand):
         self.stdout.write(f"    GSA administrator     {result.username} / {result.password}")
         self.stdout.write(f"    HHS administrator     {result.agency_admin} / {result.password}")
         self.stdout.write(f"  Health: {url}/health/")
+        if result.sign_in_examples:
+            self.stdout.write(
+                f"  Employees sign in at {url}/sso/discover/ through the development IdP, e.g.:"
+            )
+            for agency_name, email in result.sign_in_examples[:4]:
+                self.stdout.write(f"    {email:<40} ({agency_name})")
+            self.stdout.write(
+                f"  then claim a seat at {url}/claim/ (SAML needs a dotted host: 127.0.0.1, not localhost)"
+            )
         if options["no_serve"]:
             return
         call_command("runserver", options["addrport"], use_reloader=False)

@@ -1,0 +1,186 @@
+"""The SAML ACS round trip against python3-saml's bare ``is_valid`` on the same signed responses.
+
+For each of N sign-ins a fresh browser starts an SP-initiated login (untimed); then, on the very
+same signed response, the clock measures (a) python3-saml alone: ``OneLogin_Saml2_Response(...)
+.is_valid(...)`` with the agency's settings built beforehand, and (b) the platform's whole ACS
+round trip through Django's full stack: the IdP's POST to ``acs/`` and the browser's hop to
+``acs/finish/`` with the strict checks, the replay record, the employee lookup, the audit rows
+and the login. The two are interleaved so machine noise hits both alike; medians are reported.
+
+    python -m bench.saml_acs [--sign-ins 200]      # or: ./run bench saml_acs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from bench.common import Result, ensure_database
+
+HOST = "seats.test"  # the forger in tests/sso/saml_kit.py addresses this host
+ENTITY_ID = "https://bench-idp.examples.gov/saml"
+SLUG = "bench-saml"
+GOAL = 1.5
+
+
+def _prepare():
+    """A bench agency with a verified domain, its IdP pinned to a fresh key, and one employee."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from agencies.models import Agency, AgencyDomain
+    from agencies.services import _agency_insert
+    from audit.actors import Actor
+    from sso.dev_idp import make_key_pair
+    from sso.metadata import manual_config
+    from sso.services import identity_provider_register
+
+    with transaction.atomic():
+        agency = Agency.objects.filter(slug=SLUG).first() or _agency_insert(
+            agency=Agency(slug=SLUG, name="Bench Department of SAML", kind=Agency.Kind.DEPARTMENT)
+        )
+        AgencyDomain.objects.get_or_create(
+            domain="bench-saml.gov",
+            defaults={"agency": agency, "method": AgencyDomain.Method.MANUAL, "verified_at": timezone.now()},
+        )
+    key = make_key_pair("bench IdP")
+    config = manual_config(entity_id=ENTITY_ID, sso_url=f"{ENTITY_ID}/sso", certificates=[key[1]])
+    identity_provider_register(agency=agency, config=config, actor=Actor.system("bench"))
+    return key
+
+
+def _response(key, request_id: str) -> str:
+    from tests.sso.saml_kit import Forge, encode
+
+    forge = Forge(
+        slug=SLUG, issuer=ENTITY_ID, key=key, in_response_to=request_id, email="pat.bench@bench-saml.gov"
+    )
+    return encode(forge.build())
+
+
+def run(sign_ins: int = 200) -> list[Result]:
+    os.environ.setdefault("ALLOWED_HOSTS", f"{HOST},127.0.0.1,localhost")
+    ensure_database()
+    from django.conf import settings as django_settings
+    from django.test import Client, RequestFactory
+    from django.utils import timezone
+    from onelogin.saml2.auth import OneLogin_Saml2_Auth
+    from onelogin.saml2.response import OneLogin_Saml2_Response
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    from sso.models import IdentityProvider
+    from sso.saml import acs_url, enforce_strict, inspect_post, request_data, saml_config
+
+    django_settings.ALLOWED_HOSTS = [*django_settings.ALLOWED_HOSTS, HOST]
+    key = _prepare()
+    app_settings = (
+        IdentityProvider.objects.select_related("social_app").get(entity_id=ENTITY_ID).social_app.settings
+    )
+    fake = RequestFactory().get("/", HTTP_HOST=HOST)
+    saml_settings = OneLogin_Saml2_Settings(saml_config(fake, app_settings, SLUG), sp_validation_only=False)
+
+    def login() -> tuple[Client, str]:
+        from tests.sso.saml_kit import SamlBrowser
+
+        browser = SamlBrowser(Client(HTTP_HOST=HOST))
+        response = browser.client.post(f"/accounts/saml/{SLUG}/login/", {"next": "/claim/"}, HTTP_HOST=HOST)
+        return browser.client, browser.request_id(response["Location"])
+
+    def acs(client: Client, value: str):
+        first = client.post(f"/accounts/saml/{SLUG}/acs/", {"SAMLResponse": value}, HTTP_HOST=HOST)
+        return client.get(first["Location"], HTTP_HOST=HOST)
+
+    def check(client: Client, final) -> None:
+        if final.status_code != 302 or "_auth_user_id" not in client.session:
+            raise RuntimeError(f"bench sign-in refused: {final.status_code} {final.content[:300]!r}")
+
+    def bare(value: str) -> None:
+        data = request_data(fake, SLUG, {"SAMLResponse": value})
+        if not OneLogin_Saml2_Response(saml_settings, value).is_valid(data, raise_exceptions=True):
+            raise RuntimeError("python3-saml refused the bench response")
+
+    def hardened(value: str) -> None:
+        """The ACS's checks without HTTP, sessions or the database: what hardening itself costs."""
+        post = {"SAMLResponse": value}
+        inspect_post(value)
+        auth = OneLogin_Saml2_Auth(request_data(fake, SLUG, post), saml_config(fake, app_settings, SLUG))
+        response = OneLogin_Saml2_Response(auth.get_settings(), value)
+        response.is_valid(request_data(fake, SLUG, post), raise_exceptions=True)
+        auth.store_valid_response(response)
+        enforce_strict(
+            response.document,
+            acs=acs_url(fake, SLUG),
+            sp_entity_id=auth.get_settings().get_sp_data()["entityId"],
+            now=timezone.now(),
+        )
+
+    # The first sign-in creates the employee (just-in-time); it is timed apart from the rest.
+    client, request_id = login()
+    value = _response(key, request_id)
+    started = time.perf_counter()
+    final = acs(client, value)
+    first_ms = (time.perf_counter() - started) * 1000
+    check(client, final)
+
+    timings: dict[str, list[float]] = {"bare": [], "hardened": [], "acs": []}
+    for index in range(sign_ins):
+        client, request_id = login()
+        value = _response(key, request_id)
+        steps = ["bare", "hardened", "acs"]
+        for step in steps[index % 3 :] + steps[: index % 3]:
+            started = time.perf_counter()
+            if step == "acs":
+                final = acs(client, value)
+            elif step == "bare":
+                bare(value)
+            else:
+                hardened(value)
+            timings[step].append((time.perf_counter() - started) * 1000)
+            if step == "acs":
+                check(client, final)
+    acs_ms, hardened_ms, bare_ms = (statistics.median(timings[k]) for k in ("acs", "hardened", "bare"))
+    engine = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    baseline = f"{bare_ms:.1f} ms python3-saml is_valid alone"
+    return [
+        Result(
+            benchmark=f"SAML ACS round trip (POST, hop, login), {sign_ins} returning sign-ins ({engine})",
+            figure=f"{acs_ms:.1f} ms median (p90 {statistics.quantiles(timings['acs'], n=10)[-1]:.1f} ms)",
+            baseline=baseline,
+            ratio=acs_ms / bare_ms,
+            goal=f"<= {GOAL}x",
+            met=acs_ms / bare_ms <= GOAL,
+            note=(
+                f"first sign-in (cold process, just-in-time employee): {first_ms:.1f} ms; beyond the "
+                "checks the round trip is two Django requests, allauth's login and database sessions"
+            ),
+        ),
+        Result(
+            benchmark="SAML ACS checks alone (safe parse, python3-saml, strict checks)",
+            figure=f"{hardened_ms:.1f} ms median",
+            baseline=baseline,
+            ratio=hardened_ms / bare_ms,
+            goal=f"<= {GOAL}x",
+            met=hardened_ms / bare_ms <= GOAL,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sign-ins", type=int, default=200)
+    args = parser.parse_args()
+    for result in run(args.sign_ins):
+        print(
+            f"{result.benchmark}: {result.figure} vs {result.baseline} "
+            f"-> {result.ratio:.2f}x (goal {result.goal})"
+        )
+        if result.note:
+            print(f"  {result.note}")
+
+
+if __name__ == "__main__":
+    main()

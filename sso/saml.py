@@ -1,0 +1,235 @@
+"""The SAML checks the platform adds on top of python3-saml, and the strict settings every agency gets.
+
+python3-saml validates signatures, schema, timestamps, issuer and status, but lets through a
+signed assertion with no AudienceRestriction, no NotOnOrAfter, no Recipient or a response with
+no Destination; it compares Recipient and Destination loosely (substring and prefix); and it
+only compares the *signed* ``SubjectConfirmationData@InResponseTo`` when that is present, while
+allauth decides "SP-initiated" from the *unsigned* ``Response@InResponseTo``. ``inspect_post``
+runs before python3-saml (so malformed input is a 400, never a 500) and ``enforce_strict``
+after it, on the one signed assertion.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from allauth.socialaccount.providers.saml.utils import build_saml_config
+from django.http import HttpRequest
+from django.urls import reverse
+from lxml import etree
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from core.errors import SignInRefused
+
+NS = {"samlp": C.NS_SAMLP, "saml": C.NS_SAML, "ds": C.NS_DS}
+CLOCK_SKEW = timedelta(seconds=C.ALLOWED_CLOCK_DRIFT)
+# Base64 of a response this large is far beyond any real assertion (they run 4-20 kB).
+MAX_SAML_RESPONSE_CHARS = 256_000
+# A bearer assertion lives minutes; one that claims to live longer is refused, which also bounds
+# how long its id must be remembered for replay protection.
+MAX_ASSERTION_LIFETIME = timedelta(hours=24)
+_WHITESPACE = re.compile(rb"\s+")
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+# Every agency's SocialApp gets these; registration never lets them be loosened.
+STRICT_ADVANCED: dict[str, Any] = {
+    "strict": True,
+    "want_assertion_signed": True,
+    "want_message_signed": False,
+    "reject_deprecated_algorithm": True,
+    "want_name_id": True,
+    "want_attribute_statement": True,
+    "allow_repeat_attribute_name": False,
+    "allow_single_label_domains": False,
+    "reject_idp_initiated_sso": True,
+    "authn_request_signed": False,
+    "digest_algorithm": C.SHA256,
+    "signature_algorithm": C.RSA_SHA256,
+    "want_assertion_encrypted": False,
+    "name_id_encrypted": False,
+    "want_name_id_encrypted": False,
+}
+
+
+def social_app_settings(
+    *, entity_id: str, sso_url: str, slo_url: str, certificates: list[str], mapping: dict[str, list[str]]
+) -> dict[str, Any]:
+    """The SocialApp.settings allauth's SAML provider reads, with every check switched on."""
+    idp: dict[str, Any] = {
+        "entity_id": entity_id,
+        "sso_url": sso_url,
+        "x509cert": certificates[0],
+        # Read by build_auth below: python3-saml tries each pinned certificate in turn.
+        "x509cert_multi": list(certificates),
+    }
+    if slo_url:
+        idp["slo_url"] = slo_url
+    return {"idp": idp, "attribute_mapping": mapping, "advanced": dict(STRICT_ADVANCED)}
+
+
+def saml_config(request: HttpRequest, app_settings: dict[str, Any], slug: str) -> dict[str, Any]:
+    """allauth's python3-saml settings for an agency, plus every pinned certificate."""
+    config = build_saml_config(request, app_settings, slug)
+    certs = app_settings.get("idp", {}).get("x509cert_multi") or []
+    if len(certs) > 1:
+        config["idp"]["x509certMulti"] = {"signing": list(certs), "encryption": [certs[0]]}
+    return config
+
+
+def acs_url(request: HttpRequest, slug: str) -> str:
+    return request.build_absolute_uri(reverse("saml_acs", kwargs={"organization_slug": slug}))
+
+
+def request_data(request: HttpRequest, slug: str, post: dict[str, str]) -> dict[str, Any]:
+    """What python3-saml needs to know about the request that reached the ACS."""
+    return {
+        "https": "on" if request.is_secure() else "off",
+        "http_host": request.get_host(),
+        "script_name": "",
+        "path_info": reverse("saml_acs", kwargs={"organization_slug": slug}),
+        "get_data": {},
+        "post_data": post,
+    }
+
+
+def build_auth(request: HttpRequest, app_settings: dict[str, Any], slug: str, post: dict[str, str]):
+    return OneLogin_Saml2_Auth(request_data(request, slug, post), saml_config(request, app_settings, slug))
+
+
+# --- before python3-saml ------------------------------------------------------------------------
+def _refuse(message: str, reason: str, status: int = 400) -> SignInRefused:
+    return SignInRefused(message, reason=reason, http_status=status)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def inspect_post(value: str | None) -> etree._Element:
+    """Refuse what is not a plain, base64-encoded SAML Response document before parsing it for real."""
+    if not value:
+        raise _refuse("The sign-in response was empty.", "missing_response")
+    if len(value) > MAX_SAML_RESPONSE_CHARS:
+        raise _refuse("The sign-in response is too large.", "oversized", 413)
+    raw = _WHITESPACE.sub(b"", value.encode("ascii", "replace"))
+    try:
+        xml = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _refuse("The sign-in response is not base64-encoded.", "not_base64") from exc
+    if _DTD.search(xml):
+        raise _refuse("The sign-in response declares a DTD, which SAML never uses.", "dtd")
+    head = xml.lstrip()[:1]
+    if head != b"<":
+        # A deflated body (the Redirect binding's encoding, never valid on the POST binding),
+        # JSON, or random bytes.
+        raise _refuse("The sign-in response is not an XML document.", "not_xml")
+    try:
+        root = etree.fromstring(xml, parser=_parser())
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise _refuse("The sign-in response is not well-formed XML.", "malformed_xml") from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise _refuse("The sign-in response declares a DTD, which SAML never uses.", "dtd")
+    if root.tag != f"{{{C.NS_SAMLP}}}Response":
+        raise _refuse("The message is not a SAML Response.", "not_a_response")
+    return root
+
+
+# --- after python3-saml -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AssertionFacts:
+    """What the strict checks established about the one signed assertion."""
+
+    assertion_id: str
+    in_response_to: str
+    expires_at: datetime
+
+
+def _time(value: str, what: str) -> datetime:
+    try:
+        stamp = OneLogin_Saml2_Utils.parse_SAML_to_time(value)
+    except (ValueError, TypeError) as exc:
+        raise _refuse(f"The assertion's {what} is not a valid time.", "bad_time", 403) from exc
+    return datetime.fromtimestamp(stamp, tz=UTC)
+
+
+def enforce_strict(document: etree._Element, *, acs: str, sp_entity_id: str, now: datetime) -> AssertionFacts:
+    """The checks python3-saml leaves out, on the document it has just validated."""
+    destination = document.get("Destination")
+    if not destination:
+        raise _refuse("The response names no Destination.", "missing_destination", 403)
+    if destination != acs:
+        raise _refuse("The response was meant for another address.", "wrong_destination", 403)
+    ids = [node.get("ID") for node in document.iter() if isinstance(node.tag, str) and node.get("ID")]
+    if len(ids) != len(set(ids)):
+        raise _refuse("The response repeats an element id.", "duplicate_id", 403)
+    if document.findall(".//saml:EncryptedAssertion", NS):
+        raise _refuse("Encrypted assertions are not accepted.", "encrypted_assertion", 403)
+    assertions = document.findall("saml:Assertion", NS)
+    if len(assertions) != 1 or len(document.findall(".//saml:Assertion", NS)) != 1:
+        raise _refuse("The response must carry exactly one assertion.", "assertion_count", 403)
+    assertion = assertions[0]
+    if assertion.find("ds:Signature", NS) is None:
+        raise _refuse("The assertion is not signed.", "unsigned_assertion", 403)
+    assertion_id = assertion.get("ID") or ""
+
+    restrictions = assertion.findall("saml:Conditions/saml:AudienceRestriction", NS)
+    if not restrictions:
+        raise _refuse("The assertion names no audience.", "missing_audience", 403)
+    for restriction in restrictions:
+        audiences = [(a.text or "").strip() for a in restriction.findall("saml:Audience", NS)]
+        if sp_entity_id not in audiences:
+            raise _refuse("The assertion was issued for another service.", "wrong_audience", 403)
+
+    response_irt = document.get("InResponseTo")
+    bearer = [
+        sc
+        for sc in assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
+        if sc.get("Method") == C.CM_BEARER
+    ]
+    if not bearer:
+        raise _refuse("The assertion has no bearer subject confirmation.", "no_bearer_confirmation", 403)
+    latest: datetime | None = None
+    for confirmation in bearer:
+        data = confirmation.find("saml:SubjectConfirmationData", NS)
+        if data is None:
+            raise _refuse("The assertion's subject confirmation is empty.", "missing_recipient", 403)
+        recipient = data.get("Recipient")
+        if not recipient:
+            raise _refuse("The assertion names no Recipient.", "missing_recipient", 403)
+        if recipient != acs:
+            raise _refuse("The assertion was meant for another address.", "wrong_recipient", 403)
+        not_on_or_after = data.get("NotOnOrAfter")
+        if not not_on_or_after:
+            raise _refuse("The assertion has no expiry (NotOnOrAfter).", "missing_not_on_or_after", 403)
+        expiry = _time(not_on_or_after, "NotOnOrAfter")
+        signed_irt = data.get("InResponseTo")
+        if not signed_irt:
+            raise _refuse(
+                "The assertion does not answer a sign-in request from this site (unsolicited).",
+                "unsolicited",
+                403,
+            )
+        if signed_irt != response_irt:
+            raise _refuse(
+                "The assertion answers a different sign-in request.", "in_response_to_mismatch", 403
+            )
+        latest = expiry if latest is None or expiry > latest else latest
+    conditions = assertion.find("saml:Conditions", NS)
+    conditions_nooa = conditions.get("NotOnOrAfter") if conditions is not None else None
+    if conditions_nooa:
+        expiry = _time(conditions_nooa, "NotOnOrAfter")
+        latest = expiry if latest is None or expiry > latest else latest
+    assert latest is not None
+    if latest - now > MAX_ASSERTION_LIFETIME:
+        raise _refuse("The assertion claims to stay valid for more than a day.", "lifetime_too_long", 403)
+    return AssertionFacts(
+        assertion_id=assertion_id, in_response_to=response_irt or "", expires_at=latest + CLOCK_SKEW
+    )

@@ -1,0 +1,14 @@
+"""The hardened ACS, mounted under /accounts/ ahead of allauth's own SAML URLs (same names and paths).
+
+allauth keeps login/ and metadata/; these replace its acs/, acs/finish/ and sls/.
+"""
+
+from django.urls import re_path
+
+from sso import acs
+
+urlpatterns = [
+    re_path(r"^saml/(?P<organization_slug>[^/]+)/acs/$", acs.acs, name="saml_acs"),
+    re_path(r"^saml/(?P<organization_slug>[^/]+)/acs/finish/$", acs.finish_acs, name="saml_finish_acs"),
+    re_path(r"^saml/(?P<organization_slug>[^/]+)/sls/$", acs.sls, name="saml_sls"),
+]

@@ -1,0 +1,275 @@
+"""Home-realm discovery, the employee claim page and the agency administrator's sign-in settings."""
+
+from __future__ import annotations
+
+from allauth.socialaccount.providers.base.constants import AuthProcess
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from agencies.models import Agency, Employee, RoleAssignment
+from agencies.selectors import user_scope
+from core.errors import AlreadyClaimed, DomainError, PoolExhausted, SignInRefused
+from seats.models import Allocation, WaitlistEntry
+from seats.services import seat_claim, waitlist_join, waitlist_leave
+from sso import metadata as idp_metadata
+from sso.forms import DiscoverForm, ManualIdpForm, MappingForm, MetadataUploadForm, MetadataUrlForm
+from sso.models import MAPPING_KEYS, IdentityProvider
+from sso.saml import acs_url
+from sso.selectors import (
+    Discovery,
+    claim_overview,
+    claimable_allocations,
+    discover,
+    identity_provider_for_agency,
+    waitlist_position,
+)
+from sso.services import (
+    identity_provider_register,
+    identity_provider_set_enabled,
+    identity_provider_set_mapping,
+)
+
+
+def render_refusal(request: HttpRequest, exc: SignInRefused, idp: IdentityProvider | None) -> HttpResponse:
+    return render(
+        request,
+        "sso/sign_in_refused.html",
+        {
+            "message": exc.message,
+            "reason": exc.reason,
+            "agency": idp.agency if idp else None,
+            "request_id": getattr(request, "request_id", ""),
+        },
+        status=exc.http_status,
+    )
+
+
+# --- discovery ----------------------------------------------------------------------------------
+def _explain(found: Discovery, email: str) -> str:
+    domain = email.rpartition("@")[2]
+    if found.agency is not None:
+        return (
+            f"{found.agency.name} has not connected its sign-in to AI Seats yet. Ask your agency's "
+            "AI Seats administrator when it will be available."
+        )
+    registered = found.registered
+    if registered is not None and not registered.is_federal_executive:
+        return (
+            f"{domain} is registered to {registered.organization_name} ({registered.domain_type}). "
+            "AI Seats serves employees of federal executive agencies only."
+        )
+    if registered is not None:
+        return (
+            f"{domain} is a federal domain, but no agency has set it up for AI Seats. Ask your "
+            "agency's AI Seats administrator to add it, or use your agency's main email address."
+        )
+    return (
+        f"{domain} is not the email domain of a federal agency. Enter your work email address, "
+        "for example firstname.lastname@agency.gov."
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def discover_view(request: HttpRequest) -> HttpResponse:
+    """Type your work email, land at your agency's IdP."""
+    next_url = request.POST.get("next") or request.GET.get("next") or reverse("claim")
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = reverse("claim")
+    form = DiscoverForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    problem = ""
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        found = discover(email)
+        if found.identity_provider is not None:
+            provider = found.identity_provider.social_app.get_provider(request)
+            return provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
+        problem = _explain(found, email)
+    return render(
+        request,
+        "sso/discover.html",
+        {"form": form, "problem": problem, "next": next_url},
+        status=400 if request.method == "POST" and (problem or not form.is_valid()) else 200,
+    )
+
+
+# --- claims -------------------------------------------------------------------------------------
+def _claim_post(request: HttpRequest, employee: Employee) -> None:
+    action = request.POST.get("action")
+    if action == "leave":
+        entry = get_object_or_404(
+            WaitlistEntry.objects.select_related("allocation"),
+            pk=request.POST.get("entry") if str(request.POST.get("entry", "")).isdigit() else None,
+            employee=employee,
+            state=WaitlistEntry.State.WAITING,
+        )
+        waitlist_leave(entry=entry, actor=request.user)
+        messages.info(request, f"You left the waitlist for {entry.allocation.program}.")
+        return
+    if action != "claim":
+        raise Http404("Unknown action.")
+    try:
+        allocation = claimable_allocations(employee).get(uuid=request.POST.get("allocation"))
+    except (Allocation.DoesNotExist, ValidationError, ValueError) as exc:
+        raise Http404("No such pool for you.") from exc
+    try:
+        seat = seat_claim(allocation=allocation, employee=employee, actor=request.user)
+    except PoolExhausted:
+        entry = waitlist_join(allocation=allocation, employee=employee, actor=request.user)
+
+        messages.warning(
+            request,
+            f"All seats in {allocation.agency.name}'s {allocation.program} pool are taken. You are on "
+            f"the waitlist at position {waitlist_position(entry)}; the next free seat goes to the "
+            "person at the head of the line.",
+        )
+        return
+    except AlreadyClaimed as exc:
+        messages.info(request, f"You already have this seat: {exc.message}")
+        return
+    if seat.state == seat.State.REQUESTED:
+        messages.success(
+            request,
+            f"Your request for {allocation.program} is with {allocation.agency.name}'s administrators "
+            "for approval. This page shows when it is granted.",
+        )
+    else:
+        messages.success(request, f"Your {allocation.program} seat is {seat.get_state_display().lower()}.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def claim_view(request: HttpRequest) -> HttpResponse:
+    """The employee's own page: their work email, their agency's programs, their seats."""
+    employee = Employee.objects.select_related("agency").filter(user=request.user).first()
+    if employee is None:
+        return render(request, "sso/claim_not_employee.html", status=403)
+    if request.method == "POST":
+        try:
+            _claim_post(request, employee)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("claim")
+    return render(
+        request,
+        "sso/claim.html",
+        {"employee": employee, "options": claim_overview(employee), "now": timezone.now()},
+    )
+
+
+# --- the agency administrator's page ------------------------------------------------------------
+ADMIN_ROLES = (RoleAssignment.Role.GSA_ADMIN, RoleAssignment.Role.AGENCY_ADMIN)
+
+
+def _register_from(request: HttpRequest, action: str):
+    """Build an IdpConfig from whichever form was sent; returns (config or None, bound form)."""
+    if action == "upload":
+        form = MetadataUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return None, form
+        upload = form.cleaned_data["metadata_file"]
+        if upload.size > idp_metadata.MAX_METADATA_BYTES:
+            form.add_error("metadata_file", "The file is larger than 1 MB; metadata is a few kB.")
+            return None, form
+        return idp_metadata.parse_metadata(upload.read()), form
+    if action == "url":
+        form = MetadataUrlForm(request.POST)
+        if not form.is_valid():
+            return None, form
+        url = form.cleaned_data["metadata_url"]
+        return idp_metadata.parse_metadata(idp_metadata.fetch_metadata(url), metadata_url=url), form
+    form = ManualIdpForm(request.POST)
+    if not form.is_valid():
+        return None, form
+    data = form.cleaned_data
+    return (
+        idp_metadata.manual_config(
+            entity_id=data["entity_id"],
+            sso_url=data["sso_url"],
+            certificates=[data["certificate"], data["next_certificate"]],
+        ),
+        form,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
+    scope = user_scope(request.user, roles=ADMIN_ROLES)
+    agency = get_object_or_404(scope.filter_agencies(Agency.objects.all()), slug=slug)
+    idp = (
+        IdentityProvider.objects.filter(agency=agency)
+        .select_related("social_app")
+        .prefetch_related("certificates")
+        .first()
+    )
+    forms = {
+        "upload": MetadataUploadForm(),
+        "url": MetadataUrlForm(),
+        "manual": ManualIdpForm(),
+        "mapping": MappingForm(
+            initial={k: ", ".join((idp.attribute_mapping if idp else {}).get(k, [])) for k in MAPPING_KEYS}
+        ),
+    }
+    problem, status = "", 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action in ("upload", "url", "manual"):
+                config, forms[action] = _register_from(request, action)
+                if config is not None:
+                    idp = identity_provider_register(agency=agency, config=config, actor=request.user)
+                    messages.success(request, f"{agency.name} now signs in through {idp.entity_id}.")
+                    for warning in config.warnings:
+                        messages.warning(request, warning)
+                    return redirect("sso:agency_sso", slug=agency.slug)
+                status = 400
+            elif action == "mapping" and idp is not None:
+                forms["mapping"] = MappingForm(request.POST)
+                if forms["mapping"].is_valid():
+                    identity_provider_set_mapping(
+                        identity_provider=idp, mapping=forms["mapping"].cleaned_data, actor=request.user
+                    )
+                    messages.success(request, "Attribute mapping saved.")
+                    return redirect("sso:agency_sso", slug=agency.slug)
+                status = 400
+            elif action in ("enable", "disable") and idp is not None:
+                identity_provider_set_enabled(
+                    identity_provider=idp, enabled=action == "enable", actor=request.user
+                )
+                messages.success(request, f"Sign-in {'enabled' if action == 'enable' else 'disabled'}.")
+                return redirect("sso:agency_sso", slug=agency.slug)
+            else:
+                raise Http404("Unknown action.")
+        except DomainError as exc:
+            problem, status = exc.message, exc.http_status if 400 <= exc.http_status < 500 else 400
+    now = timezone.now()
+    certificates = [
+        {"cert": c, "days_left": (c.not_after - now).days} for c in (idp.certificates.all() if idp else [])
+    ]
+    return render(
+        request,
+        "sso/agency_sso.html",
+        {
+            "agency": agency,
+            "idp": idp,
+            "inherited": identity_provider_for_agency(agency) if idp is None else None,
+            "certificates": certificates,
+            "forms": forms,
+            "problem": problem,
+            "acs_url": acs_url(request, agency.slug),
+            "sp_entity_id": request.build_absolute_uri(
+                reverse("saml_metadata", kwargs={"organization_slug": agency.slug})
+            ),
+            "test_sign_in_url": reverse("saml_login", kwargs={"organization_slug": agency.slug})
+            + "?process=login&next="
+            + reverse("claim"),
+        },
+        status=status,
+    )
