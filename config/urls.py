@@ -12,4 +12,5 @@ urlpatterns = [
     path("health/", core_views.health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("scim/v2/", include("provisioning.scim.urls")),
 ]

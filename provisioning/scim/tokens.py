@@ -1,0 +1,225 @@
+"""SCIM bearer tokens: create (shown once), rotate, revoke; authenticate with a per-token rate limit.
+
+Only a SHA-256 hash of a token is stored. A request's token is hashed and looked up by that hash
+(a unique index), then compared again with ``hmac.compare_digest`` so no comparison of secret
+material ever short-circuits. The rate limit is a fixed one-minute window kept on the token row
+and moved by one ``UPDATE ... RETURNING`` statement, so every process serving SCIM shares it
+through the database with no read-check-write race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from agencies.models import Agency
+from audit.actors import ActorLike, as_actor
+from audit.services import audit_record
+from core.db import constraint_violated
+from core.errors import InvalidInput
+from provisioning.scim.models import ScimToken
+
+TOKEN_PREFIX = "scim_"  # noqa: S105 - a label, not a secret
+PREFIX_LENGTH = 12
+WINDOW_SECONDS = 60
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def default_rate_limit() -> int:
+    return int(getattr(settings, "SCIM_RATE_LIMIT_PER_MINUTE", 600))
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just made: ``secret`` is shown to the person once and never stored."""
+
+    token: ScimToken
+    secret: str
+
+
+def _issue(
+    *,
+    agency: Agency,
+    name: str,
+    actor: ActorLike,
+    now: datetime,
+    rate_limit_per_minute: int,
+    rotated_from: ScimToken | None = None,
+) -> IssuedToken:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    who = as_actor(actor)
+    try:
+        with transaction.atomic():
+            token = ScimToken.objects.create(
+                agency=agency,
+                name=name,
+                prefix=secret[:PREFIX_LENGTH],
+                token_hash=hash_token(secret),
+                created_by_id=who.user_id,
+                created_at=now,
+                rate_limit_per_minute=rate_limit_per_minute,
+                rotated_from=rotated_from,
+            )
+    except IntegrityError as exc:
+        if constraint_violated(
+            exc, "provisioning_scimtoken_one_current_name_per_agency", "provisioning_scimtoken.agency_id"
+        ):
+            raise InvalidInput(
+                f"{agency.name} already has a SCIM token called “{name}”. Choose another name, or "
+                "rotate that token instead."
+            ) from exc
+        raise
+    return IssuedToken(token=token, secret=secret)
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise InvalidInput("Name the token after the system that will use it, such as “Entra ID production”.")
+    if len(cleaned) > 100:
+        raise InvalidInput("Keep the token's name under 100 characters.")
+    return cleaned
+
+
+def scim_token_create(
+    *, agency: Agency, name: str, actor: ActorLike, rate_limit_per_minute: int | None = None
+) -> IssuedToken:
+    """Make a token for an agency's IdP. The secret in the result is shown once, then only its hash lives."""
+    name = _clean_name(name)
+    limit = rate_limit_per_minute or default_rate_limit()
+    if limit < 1:
+        raise InvalidInput("A token allows at least one request a minute.")
+    if agency.kind == Agency.Kind.AGGREGATE:
+        raise InvalidInput("The OPM aggregate is not an agency and cannot provision people.")
+    now = timezone.now()
+    with transaction.atomic():
+        issued = _issue(agency=agency, name=name, actor=actor, now=now, rate_limit_per_minute=limit)
+        audit_record(
+            actor=actor,
+            verb="scim_token.create",
+            target=issued.token,
+            agency_id=agency.pk,
+            after={"name": name, "prefix": issued.token.prefix, "rate_limit_per_minute": limit},
+            at=now,
+        )
+    return issued
+
+
+def scim_token_rotate(
+    *, token: ScimToken, actor: ActorLike, overlap: timedelta = timedelta(0)
+) -> IssuedToken:
+    """Replace a token with a new secret under the same name.
+
+    With an ``overlap`` the old secret keeps working that long, so the IdP can be switched to the
+    new one without a failed sync; with none it stops at once.
+    """
+    if overlap < timedelta(0) or overlap > timedelta(days=7):
+        raise InvalidInput("The old token may keep working for at most seven days.")
+    now = timezone.now()
+    with transaction.atomic():
+        current = ScimToken.objects.select_for_update().select_related("agency").get(pk=token.pk)
+        if not current.is_usable(now) or current.expires_at is not None:
+            raise InvalidInput(
+                "This token has been revoked or already rotated; rotate the current token of that name."
+            )
+        if overlap:
+            current.expires_at = now + overlap
+            ScimToken.objects.filter(pk=current.pk).update(expires_at=current.expires_at)
+        else:
+            current.revoked_at = now
+            ScimToken.objects.filter(pk=current.pk).update(revoked_at=now)
+        issued = _issue(
+            agency=current.agency,
+            name=current.name,
+            actor=actor,
+            now=now,
+            rate_limit_per_minute=current.rate_limit_per_minute,
+            rotated_from=current,
+        )
+        audit_record(
+            actor=actor,
+            verb="scim_token.rotate",
+            target=issued.token,
+            agency_id=current.agency_id,
+            before={"prefix": current.prefix},
+            after={
+                "prefix": issued.token.prefix,
+                "old_token_valid_until": (current.expires_at or now).isoformat(),
+            },
+            at=now,
+        )
+    return issued
+
+
+def scim_token_revoke(*, token: ScimToken, actor: ActorLike) -> ScimToken:
+    """Stop a token now. Revoking twice changes nothing and records nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if revoked:
+            audit_record(
+                actor=actor,
+                verb="scim_token.revoke",
+                target=token,
+                agency_id=token.agency_id,
+                after={"name": token.name, "prefix": token.prefix},
+                at=now,
+            )
+    token.refresh_from_db()
+    return token
+
+
+# --- authentication ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of presenting a token: the token (or None) and, when throttled, the wait."""
+
+    token: ScimToken | None
+    retry_after: int = 0
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after > 0
+
+
+def _count_request(token: ScimToken, now: datetime) -> tuple[int, int]:
+    """Count this request in the token's current window; one statement, race-free."""
+    epoch = int(now.timestamp())
+    window = epoch - epoch % WINDOW_SECONDS
+    table = ScimToken._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET "  # noqa: S608 - the table name is ours
+            "window_count = CASE WHEN window_started_at = %s THEN window_count + 1 ELSE 1 END, "
+            "window_started_at = %s, last_used_at = %s "
+            "WHERE id = %s RETURNING window_count",
+            [window, window, now, token.pk],
+        )
+        row = cursor.fetchone()
+    count = row[0] if row else 1
+    return count, window + WINDOW_SECONDS - epoch
+
+
+def authenticate(raw: str) -> Admission:
+    """Find the usable token a request presents and count the request against its limit."""
+    if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return Admission(token=None)
+    digest = hash_token(raw)
+    token = ScimToken.objects.select_related("agency").filter(token_hash=digest).first()
+    now = timezone.now()
+    if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_usable(now):
+        return Admission(token=None)
+    count, seconds_left = _count_request(token, now)
+    if count > token.rate_limit_per_minute:
+        return Admission(token=token, retry_after=max(seconds_left, 1))
+    return Admission(token=token)
