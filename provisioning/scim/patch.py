@@ -62,7 +62,8 @@ def _keep(model: type, op: dict) -> dict | None:
         except (SCIMException, ValueError) as exc:
             raise ScimProblem(f"The path {path!r} could not be read: {exc}", 400, "invalidPath") from exc
         head = path.split("[", 1)[0].split(".", 1)[0].lower()
-        if head in payloads.READ_ONLY_TOP or bound.resolve() is None:
+        whole_extension = path.lower() in {urn.lower() for urn in model.get_extension_models()}
+        if head in payloads.READ_ONLY_TOP or (not whole_extension and bound.resolve() is None):
             return None
         return {"op": op.get("op"), "path": path, **({"value": op["value"]} if "value" in op else {})}
     value = op.get("value")
