@@ -13,4 +13,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("scim/v2/", include("provisioning.scim.urls")),
+    path("", include("provisioning.urls")),
 ]
