@@ -81,3 +81,35 @@ def user_body(email: str, **extra: Any) -> dict:
 
 def patch_body(*operations: dict) -> dict:
     return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+
+
+@pytest.fixture
+def vendor_program(db):
+    """A program whose seats reach the vendor through a connector, so leavers queue a deactivation."""
+    from seats.models import Program
+    from tests.factories import ProgramFactory
+
+    return ProgramFactory(
+        name="ChatGPT Enterprise (OneGov)", slug="chatgpt", connector=Program.Connector.SCIM
+    )
+
+
+@pytest.fixture
+def vendor_pool(vendor_program, department):
+    from tests.factories import AllocationFactory
+
+    return AllocationFactory(program=vendor_program, agency=department, quantity=2)
+
+
+def create_user(scim, email: str, **extra: Any) -> dict:
+    response = scim.post("Users", user_body(email, **extra))
+    assert response.status_code == 201, response.json_body
+    return response.json_body
+
+
+def group_body(name: str, *member_ids: str) -> dict:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": name,
+        "members": [{"value": m} for m in member_ids],
+    }
