@@ -20,7 +20,7 @@ from agencies.selectors import user_scope
 from core.errors import DomainError
 from provisioning.scim import grants, tokens
 from provisioning.scim.models import ScimGroup, ScimGroupPool, ScimSeatGrant, ScimToken
-from seats.models import Allocation
+from seats.models import Allocation, WaitlistEntry
 
 ADMIN_ROLES = (RoleAssignment.Role.GSA_ADMIN, RoleAssignment.Role.AGENCY_ADMIN)
 OVERLAPS = {"0": timedelta(0), "1h": timedelta(hours=1), "24h": timedelta(hours=24)}
@@ -132,6 +132,8 @@ def scim_groups(request: HttpRequest, slug: str) -> HttpResponse:
     problems = (
         ScimSeatGrant.objects.filter(mapping__group__agency=agency)
         .exclude(state=ScimSeatGrant.State.GRANTED)
+        # A waiting grant whose waitlist place was served holds its seat already.
+        .exclude(state=ScimSeatGrant.State.WAITING, waitlist_entry__state=WaitlistEntry.State.SERVED)
         .select_related("employee", "mapping__group", "mapping__allocation__program", "waitlist_entry")
         .order_by("-updated_at")[:200]
     )

@@ -137,6 +137,9 @@ def _default_agency(token_agency: Agency, email: str) -> Agency:
 def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> tuple[Employee, bool]:
     """A joiner. Returns (employee, created); an address the IdP deleted before comes back to life."""
     email = normalize_email(state.user_name)
+    # The domain is checked first, so an address of another agency is refused the same way
+    # whether or not that agency has such a person (no existence leak across agencies).
+    default_home = _default_agency(agency, email)
     with transaction.atomic():
         existing = (
             Employee.objects.select_for_update(of=("self",))
@@ -158,7 +161,7 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
         placement = place(
             root=agency, organization=state.organization, division=state.division, department=state.department
         )
-        home = placement.agency or _default_agency(agency, email)
+        home = placement.agency or default_home
         employee = employee_create(
             agency=home,
             email=email,
