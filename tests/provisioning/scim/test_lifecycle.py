@@ -149,7 +149,7 @@ def test_a_full_pool_puts_a_returner_on_its_waitlist(scim, vendor_pool, make_emp
 
 
 def test_suspending_twice_changes_nothing_more(scim, vendor_pool):
-    user, employee, _ = with_seat(scim, vendor_pool, "ada@examples.gov")
+    user, _employee, _ = with_seat(scim, vendor_pool, "ada@examples.gov")
     deactivate(scim, user["id"])
     deactivate(scim, user["id"])
     assert AuditEvent.objects.filter(verb="employee.suspend").count() == 1
