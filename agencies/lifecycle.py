@@ -43,7 +43,7 @@ def _locked(employee: Employee) -> Employee:
 def employee_change_email(*, employee: Employee, email: str, actor: ActorLike) -> Employee:
     """Give a person a new work address (a name change, a new domain) within their own department."""
     value = normalize_email(email)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         locked = _locked(employee)
         if value == locked.email:
             return locked
@@ -82,7 +82,7 @@ def employee_suspend(
     Places in waitlists are given up too. Suspending a suspended person changes nothing.
     """
     outcomes: list[SeatOutcome] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         locked = _locked(employee)
         if locked.status == Employee.Status.SUSPENDED:
             return outcomes
@@ -122,7 +122,7 @@ def employee_reactivate(
     Whether a revoked seat comes back is the policy of the agency that owns its pool
     (``Agency.restore_seats_on_reactivation``).
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         locked = _locked(employee)
         if locked.status != Employee.Status.ACTIVE:
             before = locked.status
@@ -152,7 +152,7 @@ def employee_restore_seats(*, employee: Employee, actor: ActorLike) -> list[Seat
     pool puts the person on its waitlist; other refusals are recorded in the audit trail.
     """
     outcomes: list[SeatOutcome] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         seats = (
             Seat.objects.filter(employee=employee)
             .select_related("allocation__agency", "allocation__program")

@@ -2,7 +2,8 @@
 
 Users are the employees of the token's agency and every agency below it, less those the IdP
 deleted. Groups are the token's agency's own. Each list page costs a fixed number of queries
-whatever its size: one count, one page, and for groups one query for all the page's members.
+whatever its size: one page, one count (skipped when the first page is not full), and for groups
+one query for all the page's members.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ def user_get(*, agency: Agency, user_id: str, for_update: bool = False) -> Emplo
 
 
 def user_page(*, agency: Agency, q: Q, start: int, count: int) -> tuple[int, list[Employee]]:
-    """One page of users matching ``q``: two queries whatever the page size."""
+    """One page of users matching ``q``: at most two queries whatever the page size."""
     qs = users_in_scope(agency).filter(q)
-    total = qs.count()
-    if count <= 0 or start > total:
-        return total, []
+    if count <= 0:
+        return qs.count(), []
     rows = list(qs.select_related("scim_profile").order_by("pk")[start - 1 : start - 1 + count])
+    # A first page that is not full is everything there is: no count needed (the usual
+    # userName lookup answers in one query).
+    total = len(rows) if start == 1 and len(rows) < count else qs.count()
     return total, [_attach_profile(row) for row in rows]
 
 
@@ -95,12 +98,12 @@ def group_member_ids(group_ids: list[int]) -> dict[int, list[str]]:
 def group_page(
     *, agency: Agency, q: Q, start: int, count: int, with_members: bool
 ) -> tuple[int, list[ScimGroup], dict[int, list[str]] | None]:
-    """One page of groups matching ``q``: two queries, plus one for all their members if wanted."""
+    """One page of groups matching ``q``: at most two queries, plus one for all their members if wanted."""
     qs = groups_in_scope(agency).filter(q)
-    total = qs.count()
-    if count <= 0 or start > total:
-        return total, [], None
+    if count <= 0:
+        return qs.count(), [], None
     rows = list(qs.order_by("pk")[start - 1 : start - 1 + count])
+    total = len(rows) if start == 1 and len(rows) < count else qs.count()
     members = group_member_ids([g.pk for g in rows]) if with_members else None
     return total, rows, members
 

@@ -99,25 +99,28 @@ def _profile_values(state: UserState, note: str) -> dict:
 
 
 def _profile_write(
-    *, employee: Employee, values: dict, actor: ActorLike, deleted: bool | None = None
-) -> None:
-    profile, created = ScimProfile.objects.select_for_update().get_or_create(
-        employee=employee, defaults=values
-    )
-    before: dict = {}
-    after: dict = {}
-    if not created:
+    *, employee: Employee, profile: ScimProfile | None, values: dict, actor: ActorLike, revive: bool = False
+) -> ScimProfile:
+    """Store what the IdP sent beyond the Employee row; audit what changed. The employee is locked."""
+    now = timezone.now()
+    if profile is None:
+        profile = ScimProfile.objects.create(employee=employee, **values)
+        before: dict = {}
+        after = {k: v for k, v in values.items() if v}
+    else:
+        before, after = {}, {}
         for name, value in values.items():
             if getattr(profile, name) != value:
                 before[name], after[name] = getattr(profile, name), value
                 setattr(profile, name, value)
-    else:
-        after = {k: v for k, v in values.items() if v}
-    if deleted is not None and (profile.deleted_at is not None) != deleted:
-        profile.deleted_at = timezone.now() if deleted else None
-        before["deleted"], after["deleted"] = not deleted, deleted
-    if created or after:
-        profile.save()
+        if revive and profile.deleted_at is not None:
+            profile.deleted_at = None
+            before["deleted"], after["deleted"] = True, False
+        if after:
+            profile.updated_at = now
+            ScimProfile.objects.filter(pk=profile.pk).update(
+                **{k: getattr(profile, k) for k in (*values, "deleted_at")}, updated_at=now
+            )
     if after:
         audit_record(
             actor=actor,
@@ -126,12 +129,27 @@ def _profile_write(
             agency_id=employee.agency_id,
             before=before or None,
             after=after,
+            at=now,
         )
+    return profile
 
 
 def _default_agency(token_agency: Agency, email: str) -> Agency:
     owner = check_email_belongs(agency=token_agency, email=email)
     return owner if owner.is_within(token_agency) else token_agency
+
+
+def _locked_with_profile(employee_id: int) -> Employee:
+    employee = (
+        Employee.objects.select_for_update(of=("self",))
+        .select_related("agency", "scim_profile")
+        .get(pk=employee_id)
+    )
+    try:
+        employee._profile = employee.scim_profile  # type: ignore[attr-defined]
+    except ScimProfile.DoesNotExist:
+        employee._profile = None  # type: ignore[attr-defined]
+    return employee
 
 
 def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> tuple[Employee, bool]:
@@ -140,39 +158,35 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
     # The domain is checked first, so an address of another agency is refused the same way
     # whether or not that agency has such a person (no existence leak across agencies).
     default_home = _default_agency(agency, email)
+    placement = place(
+        root=agency, organization=state.organization, division=state.division, department=state.department
+    )
     with transaction.atomic():
-        existing = (
-            Employee.objects.select_for_update(of=("self",))
-            .select_related("agency")
-            .filter(email=email)
-            .first()
-        )
-        if existing is not None:
+        try:
+            employee = employee_create(
+                agency=placement.agency or default_home,
+                email=email,
+                source=Employee.Source.SCIM,
+                actor=actor,
+                given_name=state.given_name,
+                family_name=state.family_name,
+                external_id=state.external_id,
+                employee_number=state.employee_number,
+            )
+        except EmployeeExists:
+            existing = Employee.objects.select_related("agency").get(email=email)
             deleted = ScimProfile.objects.filter(employee=existing, deleted_at__isnull=False).exists()
-            in_scope = existing.agency.is_within(agency)
-            if not (deleted and in_scope):
+            if not (deleted and existing.agency.is_within(agency)):
                 raise EmployeeExists(
                     f"{email} is already on the roster. Look the user up with "
                     f'filter=userName eq "{email}" and update it instead.'
-                )
+                ) from None
             return scim_user_update(
                 agency=agency, employee=existing, state=state, actor=actor, revive=True
-            ), True
-        placement = place(
-            root=agency, organization=state.organization, division=state.division, department=state.department
+            ), False
+        employee._profile = _profile_write(  # type: ignore[attr-defined]
+            employee=employee, profile=None, values=_profile_values(state, placement.note), actor=actor
         )
-        home = placement.agency or default_home
-        employee = employee_create(
-            agency=home,
-            email=email,
-            source=Employee.Source.SCIM,
-            actor=actor,
-            given_name=state.given_name,
-            family_name=state.family_name,
-            external_id=state.external_id,
-            employee_number=state.employee_number,
-        )
-        _profile_write(employee=employee, values=_profile_values(state, placement.note), actor=actor)
         if not state.active:
             lifecycle.employee_suspend(employee=employee, actor=actor)
             employee.status = Employee.Status.SUSPENDED
@@ -188,32 +202,29 @@ def _set_active(*, employee: Employee, active: bool, actor: ActorLike) -> None:
     elif not active and employee.status == Employee.Status.ACTIVE:
         lifecycle.employee_suspend(employee=employee, actor=actor)
         grants.grants_on_suspend(employee=employee)
+    else:
+        return
+    employee.status = Employee.Status.ACTIVE if active else Employee.Status.SUSPENDED
+    employee.updated_at = timezone.now()
 
 
 def scim_user_update(
     *, agency: Agency, employee: Employee, state: UserState, actor: ActorLike, revive: bool = False
 ) -> Employee:
-    """Bring an employee to the state the IdP wants: a PUT, a PATCH, or a re-created user."""
+    """Bring an employee to the state the IdP wants: a PUT, a PATCH, or a re-created user.
+
+    Returns the employee as written, with its profile attached (``_profile``), ready to render.
+    """
     with transaction.atomic():
-        employee = (
-            Employee.objects.select_for_update(of=("self",)).select_related("agency").get(pk=employee.pk)
-        )
-        profile = ScimProfile.objects.filter(employee=employee).first()
+        employee = _locked_with_profile(employee.pk)
+        profile: ScimProfile | None = employee._profile  # type: ignore[attr-defined]
         email = normalize_email(state.user_name)
         if email != employee.email:
             employee = lifecycle.employee_change_email(employee=employee, email=email, actor=actor)
         moved_to: Agency | None = None
         note = profile.placement_note if profile else ""
-        placement_changed = profile is None or (
-            profile.organization,
-            profile.division,
-            profile.department,
-        ) != (
-            state.organization[:255],
-            state.division[:255],
-            state.department[:255],
-        )
-        if placement_changed:
+        wanted_place = (state.organization[:255], state.division[:255], state.department[:255])
+        if profile is None or (profile.organization, profile.division, profile.department) != wanted_place:
             placement = place(
                 root=agency,
                 organization=state.organization,
@@ -223,20 +234,20 @@ def scim_user_update(
             note = placement.note
             if placement.agency is not None and placement.agency.pk != employee.agency_id:
                 moved_to = placement.agency
-        employee = employee_update(
+        names = {
+            "given_name": state.given_name[:150],
+            "family_name": state.family_name[:150],
+            "external_id": state.external_id[:255],
+            "employee_number": state.employee_number[:64],
+        }
+        if moved_to is not None or any(getattr(employee, k) != v for k, v in names.items()):
+            employee = employee_update(employee=employee, actor=actor, agency=moved_to, **names)
+        employee._profile = _profile_write(  # type: ignore[attr-defined]
             employee=employee,
-            actor=actor,
-            agency=moved_to,
-            given_name=state.given_name,
-            family_name=state.family_name,
-            external_id=state.external_id,
-            employee_number=state.employee_number,
-        )
-        _profile_write(
-            employee=employee,
+            profile=profile,
             values=_profile_values(state, note),
             actor=actor,
-            deleted=False if revive else None,
+            revive=revive,
         )
         _set_active(employee=employee, active=state.active, actor=actor)
         if moved_to is not None and employee.status == Employee.Status.ACTIVE:
@@ -248,17 +259,16 @@ def scim_user_delete(*, agency: Agency, employee: Employee, actor: ActorLike) ->
     """DELETE: the person is suspended (seats revoked, vendor deactivation queued), leaves every
     group, and the SCIM resource answers 404 from now on. The employee row and its history stay."""
     with transaction.atomic():
-        employee = (
-            Employee.objects.select_for_update(of=("self",)).select_related("agency").get(pk=employee.pk)
-        )
+        employee = _locked_with_profile(employee.pk)
         lifecycle.employee_suspend(employee=employee, actor=actor)
         grants.grants_on_suspend(employee=employee)
         for group in ScimGroup.objects.filter(memberships__employee=employee).order_by("pk"):
             _members_remove(group=group, employee_ids=[employee.pk], actor=actor)
-        ScimProfile.objects.get_or_create(employee=employee)
-        ScimProfile.objects.filter(employee=employee).update(
-            deleted_at=timezone.now(), updated_at=timezone.now()
-        )
+        now = timezone.now()
+        if employee._profile is None:  # type: ignore[attr-defined]
+            ScimProfile.objects.create(employee=employee, deleted_at=now)
+        else:
+            ScimProfile.objects.filter(employee=employee).update(deleted_at=now, updated_at=now)
         audit_record(
             actor=actor,
             verb="scim.user.delete",

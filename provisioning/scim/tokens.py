@@ -2,9 +2,9 @@
 
 Only a SHA-256 hash of a token is stored. A request's token is hashed and looked up by that hash
 (a unique index), then compared again with ``hmac.compare_digest`` so no comparison of secret
-material ever short-circuits. The rate limit is a fixed one-minute window kept on the token row
-and moved by one ``UPDATE ... RETURNING`` statement, so every process serving SCIM shares it
-through the database with no read-check-write race.
+material ever short-circuits. The rate limit is a fixed one-minute window per token, shared by every process serving SCIM:
+in the shared cache (Redis, an atomic INCR) when one is configured, otherwise on the token row,
+moved by one ``UPDATE ... RETURNING`` statement. Neither has a read-check-write race.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -192,10 +193,15 @@ class Admission:
         return self.retry_after > 0
 
 
-def _count_request(token: ScimToken, now: datetime) -> tuple[int, int]:
-    """Count this request in the token's current window; one statement, race-free."""
+def _window(now: datetime) -> tuple[int, int]:
     epoch = int(now.timestamp())
     window = epoch - epoch % WINDOW_SECONDS
+    return window, window + WINDOW_SECONDS - epoch
+
+
+def _count_in_database(token: ScimToken, now: datetime) -> int:
+    """Count this request in the token row's window: one UPDATE ... RETURNING, race-free."""
+    window, _ = _window(now)
     table = ScimToken._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -206,8 +212,38 @@ def _count_request(token: ScimToken, now: datetime) -> tuple[int, int]:
             [window, window, now, token.pk],
         )
         row = cursor.fetchone()
-    count = row[0] if row else 1
-    return count, window + WINDOW_SECONDS - epoch
+    return row[0] if row else 1
+
+
+def _count_in_cache(token: ScimToken, now: datetime) -> int:
+    """Count this request in the shared cache (Redis in production): atomic INCR, no database commit."""
+    window, _ = _window(now)
+    key = f"scim:rate:{token.pk}:{window}"
+    try:
+        return cache.incr(key)
+    except ValueError:
+        if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
+            return 1
+        return cache.incr(key)  # another process opened the window a moment ago
+
+
+def limiter_backend() -> str:
+    """``cache`` when the configured cache is shared between processes, else ``database``.
+
+    ``SCIM_RATE_LIMIT_BACKEND`` forces one. An in-process cache (the development default) would
+    give every worker process its own count, so it is never used for the limit.
+    """
+    forced = getattr(settings, "SCIM_RATE_LIMIT_BACKEND", "")
+    if forced:
+        return forced
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    return "database" if backend.endswith(("LocMemCache", "DummyCache")) else "cache"
+
+
+def _note_use(token: ScimToken, now: datetime) -> None:
+    """Record ``last_used_at``, at most once a minute per token (a write per request would cost a commit)."""
+    if token.last_used_at is None or now - token.last_used_at >= timedelta(seconds=WINDOW_SECONDS):
+        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
 def authenticate(raw: str) -> Admission:
@@ -219,7 +255,11 @@ def authenticate(raw: str) -> Admission:
     now = timezone.now()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_usable(now):
         return Admission(token=None)
-    count, seconds_left = _count_request(token, now)
+    if limiter_backend() == "cache":
+        count = _count_in_cache(token, now)
+        _note_use(token, now)
+    else:
+        count = _count_in_database(token, now)
     if count > token.rate_limit_per_minute:
-        return Admission(token=token, retry_after=max(seconds_left, 1))
+        return Admission(token=token, retry_after=max(_window(now)[1], 1))
     return Admission(token=token)

@@ -181,7 +181,6 @@ class UsersView(ScimView):
     def post(self, request: HttpRequest) -> HttpResponse:
         state = payloads.user_from_request(self.body(request), context=Context.RESOURCE_CREATION_REQUEST)
         employee, _ = services.scim_user_create(agency=self.agency, state=state, actor=self.actor)
-        employee = selectors.user_get(agency=self.agency, user_id=str(employee.uuid))
         data = resources.user_dict(employee, self.base)
         return scim_response(data, 201, {"Location": data["meta"]["location"]})
 
@@ -225,14 +224,18 @@ class UserView(ScimView):
             context=Context.RESOURCE_REPLACEMENT_REQUEST,
             current_active=employee.status == "active",
         )
-        services.scim_user_update(agency=self.agency, employee=employee, state=state, actor=self.actor)
-        return self.render(request, self.user(user_id))
+        employee = services.scim_user_update(
+            agency=self.agency, employee=employee, state=state, actor=self.actor
+        )
+        return self.render(request, employee)
 
     def patch(self, request: HttpRequest, user_id: str) -> HttpResponse:
         employee = self.user(user_id)
         state = patch.patch_user(resources.user_dict(employee, self.base), self.body(request))
-        services.scim_user_update(agency=self.agency, employee=employee, state=state, actor=self.actor)
-        return self.render(request, self.user(user_id))
+        employee = services.scim_user_update(
+            agency=self.agency, employee=employee, state=state, actor=self.actor
+        )
+        return self.render(request, employee)
 
     def delete(self, request: HttpRequest, user_id: str) -> HttpResponse:
         services.scim_user_delete(agency=self.agency, employee=self.user(user_id), actor=self.actor)
