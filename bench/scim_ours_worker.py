@@ -17,12 +17,12 @@ os.environ["LOG_LEVEL"] = "ERROR"
 # Production shares the cache (and so the SCIM rate-limit counters) through Redis.
 os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/2")
 
-from bench.common import BENCH_DATABASE_URL  # noqa: E402
+from bench.common import BENCH_DATABASE_URL
 
 os.environ["DATABASE_URL"] = os.environ.get("SCIM_BENCH_DATABASE_URL", BENCH_DATABASE_URL)
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -91,7 +91,8 @@ def measure(users: int, rounds: int) -> tuple[dict[str, float], dict[str, float]
         ours = _rates(_worker(Path(sys.executable), "bench.scim_ours_worker", users, ours_env))
         peer = _rates(_worker(peer_python, "bench.scim_peer.worker", users, peer_env))
         print(
-            f"   round {round_ + 1}: ours {ours['overall']:.0f} ops/s, django-scim2 {peer['overall']:.0f} ops/s",
+            f"   round {round_ + 1}: ours {ours['overall']:.0f} ops/s, "
+            f"django-scim2 {peer['overall']:.0f} ops/s",
             flush=True,
         )
         if ours["overall"] > best_ours.get("overall", 0):

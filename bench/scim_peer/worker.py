@@ -12,7 +12,7 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.scim_peer.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
