@@ -3,8 +3,8 @@
 Only a SHA-256 hash of a token is stored. A request's token is hashed and looked up by that hash
 (a unique index), then compared again with ``hmac.compare_digest`` so no comparison of secret
 material ever short-circuits. The rate limit is a fixed one-minute window per token, shared by
-every process serving SCIM: in the shared cache (Redis, an atomic INCR) when one is configured, otherwise on the token row,
-moved by one ``UPDATE ... RETURNING`` statement. Neither has a read-check-write race.
+every process serving SCIM: in the shared cache (Redis, an atomic INCR) when one is configured,
+otherwise on the token row, moved by one ``UPDATE ... RETURNING`` statement. Neither has a read-check-write race.
 """
 
 from __future__ import annotations
