@@ -75,32 +75,36 @@ def employee_change_email(*, employee: Employee, email: str, actor: ActorLike) -
 
 
 def employee_suspend(
-    *, employee: Employee, actor: ActorLike, reason: str = DEPROVISIONED
+    *, employee: Employee, actor: ActorLike, reason: str = DEPROVISIONED, locked: bool = False
 ) -> list[SeatOutcome]:
     """Suspend a person: every live seat is revoked (queuing the vendor deactivation) in one transaction.
 
-    Places in waitlists are given up too. Suspending a suspended person changes nothing.
+    Places in waitlists are given up too. Suspending a suspended person changes nothing. ``locked``
+    says the caller already holds the employee's row lock in its transaction and passes that row.
     """
     outcomes: list[SeatOutcome] = []
     with transaction.atomic(savepoint=False):
-        locked = _locked(employee)
-        if locked.status == Employee.Status.SUSPENDED:
+        locked_row = employee if locked else _locked(employee)
+        if locked_row.status == Employee.Status.SUSPENDED:
             return outcomes
-        before = locked.status
-        Employee.objects.filter(pk=locked.pk).update(
+        before = locked_row.status
+        Employee.objects.filter(pk=locked_row.pk).update(
             status=Employee.Status.SUSPENDED, updated_at=timezone.now()
         )
-        locked.status = Employee.Status.SUSPENDED
+        locked_row.status = Employee.Status.SUSPENDED
         audit_record(
             actor=actor,
             verb="employee.suspend",
-            target=locked,
-            agency_id=locked.agency_id,
+            target=locked_row,
+            agency_id=locked_row.agency_id,
             before={"status": before},
-            after={"status": locked.status, "reason": reason},
+            after={"status": locked_row.status, "reason": reason},
         )
         live = (
-            Seat.objects.live().filter(employee=locked).select_related("allocation__program").order_by("pk")
+            Seat.objects.live()
+            .filter(employee=locked_row)
+            .select_related("allocation__program")
+            .order_by("pk")
         )
         for seat in live:
             try:
@@ -108,7 +112,7 @@ def employee_suspend(
             except InvalidTransition:
                 continue  # ended by someone else a moment ago: nothing left to revoke
             outcomes.append(SeatOutcome(program=seat.allocation.program.name, outcome="revoked", seat=seat))
-        waiting = WaitlistEntry.objects.filter(employee=locked, state=WaitlistEntry.State.WAITING)
+        waiting = WaitlistEntry.objects.filter(employee=locked_row, state=WaitlistEntry.State.WAITING)
         for entry in waiting.select_related("allocation"):
             seat_services.waitlist_leave(entry=entry, actor=actor)
     return outcomes

@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from agencies.models import Agency, Employee
-from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile
+from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile, ScimSeatGrant
 
 
 def subtree_ids(agency: Agency) -> QuerySet[Agency]:
@@ -49,7 +49,10 @@ def user_get(*, agency: Agency, user_id: str, for_update: bool = False) -> Emplo
         return None
     qs = users_in_scope(agency).select_related("scim_profile", "agency")
     if for_update:
-        qs = qs.select_for_update(of=("self",))
+        # A writer also learns whether the person has group grants, to skip work when not.
+        qs = qs.select_for_update(of=("self",)).annotate(
+            has_grants=Exists(ScimSeatGrant.objects.filter(employee_id=OuterRef("pk")))
+        )
     employee = qs.filter(uuid=parsed).first()
     return _attach_profile(employee) if employee else None
 

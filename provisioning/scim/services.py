@@ -8,6 +8,7 @@ with the wanted state, so the three cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -19,7 +20,7 @@ from agencies.services import check_email_belongs, employee_create, employee_upd
 from audit.actors import ActorLike
 from audit.services import audit_record
 from core.errors import EmployeeExists, InvalidInput
-from provisioning.scim import grants
+from provisioning.scim import grants, selectors
 from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile
 from provisioning.scim.patch import GroupPatch, MemberChange
 from provisioning.scim.payloads import ScimProblem, UserState
@@ -200,23 +201,46 @@ def _set_active(*, employee: Employee, active: bool, actor: ActorLike) -> None:
         grants.grants_retry_for(employee=employee, actor=actor)
         lifecycle.employee_restore_seats(employee=employee, actor=actor)
     elif not active and employee.status == Employee.Status.ACTIVE:
-        lifecycle.employee_suspend(employee=employee, actor=actor)
-        grants.grants_on_suspend(employee=employee)
+        lifecycle.employee_suspend(employee=employee, actor=actor, locked=True)
+        if getattr(employee, "has_grants", True):
+            grants.grants_on_suspend(employee=employee)
     else:
         return
     employee.status = Employee.Status.ACTIVE if active else Employee.Status.SUSPENDED
     employee.updated_at = timezone.now()
 
 
+def scim_user_change(
+    *, agency: Agency, user_id: str, actor: ActorLike, wanted: Callable[[Employee], UserState]
+) -> Employee | None:
+    """A PUT or PATCH: lock the user (in the token's scope), work out the wanted state from what is
+    stored, and write it, all in one transaction. None when there is no such user here."""
+    with transaction.atomic():
+        employee = selectors.user_get(agency=agency, user_id=user_id, for_update=True)
+        if employee is None:
+            return None
+        return scim_user_update(
+            agency=agency, employee=employee, state=wanted(employee), actor=actor, locked=True
+        )
+
+
 def scim_user_update(
-    *, agency: Agency, employee: Employee, state: UserState, actor: ActorLike, revive: bool = False
+    *,
+    agency: Agency,
+    employee: Employee,
+    state: UserState,
+    actor: ActorLike,
+    revive: bool = False,
+    locked: bool = False,
 ) -> Employee:
     """Bring an employee to the state the IdP wants: a PUT, a PATCH, or a re-created user.
 
-    Returns the employee as written, with its profile attached (``_profile``), ready to render.
+    ``locked``: the caller holds the row lock and passes the row with its profile (``_profile``).
+    Returns the employee as written, with its profile attached, ready to render.
     """
     with transaction.atomic():
-        employee = _locked_with_profile(employee.pk)
+        if not locked:
+            employee = _locked_with_profile(employee.pk)
         profile: ScimProfile | None = employee._profile  # type: ignore[attr-defined]
         email = normalize_email(state.user_name)
         if email != employee.email:

@@ -4,7 +4,8 @@ Only a SHA-256 hash of a token is stored. A request's token is hashed and looked
 (a unique index), then compared again with ``hmac.compare_digest`` so no comparison of secret
 material ever short-circuits. The rate limit is a fixed one-minute window per token, shared by
 every process serving SCIM: in the shared cache (Redis, an atomic INCR) when one is configured,
-otherwise on the token row, moved by one ``UPDATE ... RETURNING`` statement. Neither has a read-check-write race.
+otherwise on the token row, moved by one ``UPDATE ... RETURNING`` statement. Neither has a
+read-check-write race.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ def scim_token_rotate(
         else:
             current.revoked_at = now
             ScimToken.objects.filter(pk=current.pk).update(revoked_at=now)
+        forget_token(current, revoked=not overlap)
         issued = _issue(
             agency=current.agency,
             name=current.name,
@@ -168,6 +170,7 @@ def scim_token_revoke(*, token: ScimToken, actor: ActorLike) -> ScimToken:
     with transaction.atomic():
         revoked = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
         if revoked:
+            forget_token(token, revoked=True)
             audit_record(
                 actor=actor,
                 verb="scim_token.revoke",
@@ -244,6 +247,70 @@ def _note_use(token: ScimToken, now: datetime) -> None:
     """Record ``last_used_at``, at most once a minute per token (a write per request would cost a commit)."""
     if token.last_used_at is None or now - token.last_used_at >= timedelta(seconds=WINDOW_SECONDS):
         ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+        cache.set(_cache_key(token.token_hash), _to_cache(token), timeout=TOKEN_CACHE_SECONDS)
+
+
+# With a shared cache the token itself is kept there too, so a request costs the database nothing
+# before its own work. Revoking or rotating replaces the entry with a tombstone once the change has
+# committed, and entries are only ever added (never overwritten) by readers, so a reader that
+# looked a token up just before it was revoked cannot put it back.
+TOKEN_CACHE_SECONDS = 300
+REVOKED = "revoked"
+_AGENCY_FIELDS = ("id", "parent_id", "slug", "name", "abbreviation", "kind", "path", "depth")
+_TOKEN_FIELDS = (
+    "id",
+    "agency_id",
+    "name",
+    "prefix",
+    "token_hash",
+    "rate_limit_per_minute",
+    "last_used_at",
+    "revoked_at",
+    "expires_at",
+)
+
+
+def _cache_key(digest: str) -> str:
+    return f"scim:token:{digest}"
+
+
+def _to_cache(token: ScimToken) -> dict:
+    return {
+        "token": {f: getattr(token, f) for f in _TOKEN_FIELDS},
+        "agency": {f: getattr(token.agency, f) for f in _AGENCY_FIELDS},
+    }
+
+
+def _from_cache(entry: dict) -> ScimToken:
+    agency = Agency(**entry["agency"])
+    agency._state.adding = False
+    token = ScimToken(**entry["token"])
+    token._state.adding = False
+    token.agency = agency
+    return token
+
+
+def forget_token(token: ScimToken, *, revoked: bool) -> None:
+    """Once a revocation or rotation commits, no process may go on using an out-of-date cached copy."""
+    if limiter_backend() != "cache":
+        return
+    key = _cache_key(token.token_hash)
+    value = REVOKED if revoked else _to_cache(token)
+    transaction.on_commit(lambda: cache.set(key, value, timeout=TOKEN_CACHE_SECONDS * 2))
+
+
+def _lookup(digest: str, *, shared_cache: bool) -> ScimToken | None:
+    if shared_cache:
+        entry = cache.get(_cache_key(digest))
+        if entry == REVOKED:
+            return None
+        if entry is not None:
+            return _from_cache(entry)
+    token = ScimToken.objects.select_related("agency").filter(token_hash=digest).order_by().first()
+    if token is not None and shared_cache:
+        cache.add(_cache_key(digest), _to_cache(token), timeout=TOKEN_CACHE_SECONDS)
+    return token
 
 
 def authenticate(raw: str) -> Admission:
@@ -251,11 +318,12 @@ def authenticate(raw: str) -> Admission:
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return Admission(token=None)
     digest = hash_token(raw)
-    token = ScimToken.objects.select_related("agency").filter(token_hash=digest).first()
+    shared_cache = limiter_backend() == "cache"
+    token = _lookup(digest, shared_cache=shared_cache)
     now = timezone.now()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_usable(now):
         return Admission(token=None)
-    if limiter_backend() == "cache":
+    if shared_cache:
         count = _count_in_cache(token, now)
         _note_use(token, now)
     else:

@@ -218,23 +218,29 @@ class UserView(ScimView):
         return self.render(request, self.user(user_id))
 
     def put(self, request: HttpRequest, user_id: str) -> HttpResponse:
-        employee = self.user(user_id)
-        state = payloads.user_from_request(
-            self.body(request),
-            context=Context.RESOURCE_REPLACEMENT_REQUEST,
-            current_active=employee.status == "active",
-        )
-        employee = services.scim_user_update(
-            agency=self.agency, employee=employee, state=state, actor=self.actor
-        )
-        return self.render(request, employee)
+        body = self.body(request)
+
+        def wanted(employee) -> payloads.UserState:  # type: ignore[no-untyped-def]
+            return payloads.user_from_request(
+                body, context=Context.RESOURCE_REPLACEMENT_REQUEST, current_active=employee.status == "active"
+            )
+
+        return self.change(request, user_id, wanted)
 
     def patch(self, request: HttpRequest, user_id: str) -> HttpResponse:
-        employee = self.user(user_id)
-        state = patch.patch_user(resources.user_dict(employee, self.base), self.body(request))
-        employee = services.scim_user_update(
-            agency=self.agency, employee=employee, state=state, actor=self.actor
+        body = self.body(request)
+        return self.change(
+            request,
+            user_id,
+            lambda employee: patch.patch_user(resources.user_dict(employee, self.base), body),
         )
+
+    def change(self, request: HttpRequest, user_id: str, wanted) -> HttpResponse:  # type: ignore[no-untyped-def]
+        employee = services.scim_user_change(
+            agency=self.agency, user_id=user_id, actor=self.actor, wanted=wanted
+        )
+        if employee is None:
+            raise ScimProblem(f"No user with id {user_id} exists here.", 404, None)
         return self.render(request, employee)
 
     def delete(self, request: HttpRequest, user_id: str) -> HttpResponse:

@@ -12,11 +12,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from agencies.models import Employee
+from audit.actors import Actor
 from audit.models import AuditEvent
 from core.errors import InvalidInput
 from provisioning.scim import tokens
 from provisioning.scim.models import ScimToken
 from tests.provisioning.scim.conftest import ScimClient, user_body
+
+ADMIN = Actor.system("test")
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +149,50 @@ def test_create_scim_token_command_prints_the_token_once(department):
 def test_create_scim_token_command_refuses_an_unknown_agency(db):
     with pytest.raises(CommandError, match="No agency has the short name"):
         call_command("create_scim_token", "nowhere", "--name", "x", stdout=io.StringIO())
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """The production arrangement: a cache every process shares holds tokens and rate counters."""
+    from django.core.cache import cache
+
+    settings.SCIM_RATE_LIMIT_BACKEND = "cache"
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+class TestWithASharedCache:
+    def test_a_cached_token_still_stops_the_moment_it_is_revoked(
+        self, shared_cache, scim, scim_token, django_capture_on_commit_callbacks
+    ):
+        assert scim.get("Users").status_code == 200
+        assert shared_cache.get(f"scim:token:{scim_token.token.token_hash}") is not None
+        with django_capture_on_commit_callbacks(execute=True):
+            tokens.scim_token_revoke(token=scim_token.token, actor=ADMIN)
+        assert scim.get("Users").status_code == 401
+
+    def test_rotation_with_overlap_expires_the_cached_old_token_on_time(
+        self, shared_cache, scim, scim_token, django_capture_on_commit_callbacks
+    ):
+        assert scim.get("Users").status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            tokens.scim_token_rotate(token=scim_token.token, actor=ADMIN, overlap=timedelta(minutes=5))
+        assert scim.get("Users").status_code == 200
+        with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=1)):
+            assert scim.get("Users").status_code == 401
+
+    def test_the_limit_is_counted_in_the_cache_without_touching_the_token_row(self, shared_cache, department):
+        issued = tokens.scim_token_create(
+            agency=department, name="Cached", actor=ADMIN, rate_limit_per_minute=2
+        )
+        client = ScimClient(issued.secret)
+        with time_machine.travel(timezone.now().replace(second=30), tick=False):
+            assert [client.get("Users").status_code for _ in range(3)] == [200, 200, 429]
+        issued.token.refresh_from_db()
+        assert issued.token.window_count == 0 and issued.token.last_used_at is not None
+
+    def test_a_cached_lookup_costs_the_database_nothing(self, shared_cache, scim, django_assert_num_queries):
+        scim.get("Users")
+        with django_assert_num_queries(1):  # the page itself: the token and its count are in the cache
+            scim.get("Users", filter='userName eq "nobody@examples.gov"')
