@@ -238,7 +238,7 @@ def scim_user_update(
     ``locked``: the caller holds the row lock and passes the row with its profile (``_profile``).
     Returns the employee as written, with its profile attached, ready to render.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if not locked:
             employee = _locked_with_profile(employee.pk)
         profile: ScimProfile | None = employee._profile  # type: ignore[attr-defined]
