@@ -21,6 +21,7 @@ from bench.common import Result, machine
 # name -> module with run() -> list[Result]
 BENCHMARKS = {
     "claims": "bench.claims",
+    "scim": "bench.scim_vs_django_scim2",
 }
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 
