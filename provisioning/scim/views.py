@@ -95,6 +95,10 @@ class ScimView(View):
             return scim_error(400, exc.detail, "invalidFilter")
         except DomainError as exc:
             return _domain_error(exc)
+        except Exception:
+            # The service's transaction has rolled back; the IdP gets a SCIM error it will retry.
+            log.exception("SCIM request failed: %s %s", request.method, request.path)
+            return scim_error(500, "The request failed on our side and changed nothing; retry it later.")
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         allowed = ", ".join(m.upper() for m in self._allowed_methods() if m != "options")
