@@ -196,3 +196,35 @@ class TestWithASharedCache:
         scim.get("Users")
         with django_assert_num_queries(1):  # the page itself: the token and its count are in the cache
             scim.get("Users", filter='userName eq "nobody@examples.gov"')
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_share_one_count_across_connections(department):
+    """Twenty connections at once against a limit of ten: exactly ten get through."""
+    import threading
+
+    from django.db import connection
+
+    issued = tokens.scim_token_create(agency=department, name="Racy", actor=ADMIN, rate_limit_per_minute=10)
+    barrier = threading.Barrier(20)
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def hit() -> None:
+        try:
+            barrier.wait()
+            admission = tokens.authenticate(issued.secret)
+            with lock:
+                results.append(admission.token is not None and not admission.throttled)
+        finally:
+            connection.close()
+
+    with time_machine.travel(timezone.now().replace(second=10), tick=False):
+        threads = [threading.Thread(target=hit) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert len(results) == 20 and results.count(True) == 10
