@@ -22,6 +22,7 @@ from bench.common import Result, machine
 BENCHMARKS = {
     "claims": "bench.claims",
     "saml_acs": "bench.saml_acs",
+    "scim": "bench.scim_vs_django_scim2",
 }
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 

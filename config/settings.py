@@ -219,6 +219,10 @@ STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
 # A renewal request GSA has not decided this many days after its term would start lapses.
 BILLING_DECISION_DAYS = env_int("BILLING_DECISION_DAYS", 30)
 
+# --- SCIM ----------------------------------------------------------------------------------
+# Requests a minute a new SCIM token may make (each token can be given its own limit).
+SCIM_RATE_LIMIT_PER_MINUTE = env_int("SCIM_RATE_LIMIT_PER_MINUTE", 600)
+
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

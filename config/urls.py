@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("claim/", sso_views.claim_view, name="claim"),
     path("", include("sso.urls")),
+    path("scim/v2/", include("provisioning.scim.urls")),
+    path("", include("provisioning.urls")),
 ]
 
 if settings.SSO_DEV_IDP:

@@ -46,3 +46,24 @@ class ProvisioningJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} seat {self.seat_id} ({self.state})"
+
+
+# The inbound SCIM server's models live in their own module; importing them here registers them.
+from provisioning.scim.models import (  # noqa: E402
+    ScimGroup,
+    ScimGroupMember,
+    ScimGroupPool,
+    ScimProfile,
+    ScimSeatGrant,
+    ScimToken,
+)
+
+__all__ = [
+    "ProvisioningJob",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimGroupPool",
+    "ScimProfile",
+    "ScimSeatGrant",
+    "ScimToken",
+]

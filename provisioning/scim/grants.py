@@ -1,0 +1,236 @@
+"""Group-based seats: members of a SCIM group an agency mapped to a pool hold a seat from that pool.
+
+Joining a mapped group claims a seat; leaving gives it back (the foundation's ``seat_revoke``
+queues the vendor deactivation and serves the pool's waitlist). A full pool is never a silent
+drop: the grant is recorded as ``waiting`` with the reason, and the person joins the pool's
+waitlist, which hands them the next freed seat first-come first-served. Any other refusal is
+recorded as ``failed`` with a message that says what to do, and retried when the person is
+reactivated or an administrator asks.
+
+A grant owns only the seat it claimed: a person who already held a seat in the program keeps it
+when they leave the group. When two mapped groups give the same program, leaving one hands the
+seat to the other's grant instead of revoking it.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.models import Agency, Employee
+from audit.actors import ActorLike, as_actor
+from audit.services import audit_record
+from core.errors import AlreadyClaimed, DomainError, ForeignAgency, InvalidInput, PoolExhausted
+from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimGroupPool, ScimSeatGrant
+from seats import services as seat_services
+from seats.models import Allocation, Seat, WaitlistEntry
+
+LIVE = Seat.LIVE_STATES
+
+
+def _removal_reason(group: ScimGroup) -> str:
+    return f"removed from group “{group.display_name}” by identity provider"[:255]
+
+
+def _settle_waiting(grant: ScimSeatGrant) -> None:
+    """A waiting grant whose waitlist place has been served now owns the seat it got."""
+    if grant.state != ScimSeatGrant.State.WAITING or grant.waitlist_entry_id is None:
+        return
+    entry = WaitlistEntry.objects.filter(pk=grant.waitlist_entry_id).first()
+    if entry is None or entry.state == WaitlistEntry.State.WAITING:
+        return
+    if entry.state == WaitlistEntry.State.SERVED and entry.seat_id:
+        grant.state, grant.seat_id, grant.error = ScimSeatGrant.State.GRANTED, entry.seat_id, ""
+    else:
+        grant.state = ScimSeatGrant.State.FAILED
+        grant.error = (entry.note or "The waitlist place was cancelled.")[:500]
+    ScimSeatGrant.objects.filter(pk=grant.pk).update(
+        state=grant.state, seat_id=grant.seat_id, error=grant.error, updated_at=timezone.now()
+    )
+
+
+def grant_evaluate(*, mapping: ScimGroupPool, employee: Employee, actor: ActorLike) -> ScimSeatGrant:
+    """Make sure a member of a mapped group has (or waits for) a seat from the mapped pool."""
+    allocation = mapping.allocation
+    with transaction.atomic():
+        grant, _ = ScimSeatGrant.objects.get_or_create(
+            mapping=mapping, employee=employee, defaults={"state": ScimSeatGrant.State.FAILED}
+        )
+        _settle_waiting(grant)
+        if grant.state == ScimSeatGrant.State.GRANTED and (
+            grant.seat_id is None or Seat.objects.filter(pk=grant.seat_id, state__in=LIVE).exists()
+        ):
+            return grant
+        if grant.state == ScimSeatGrant.State.WAITING:
+            return grant
+        values: dict = {"seat": None, "waitlist_entry": None, "error": ""}
+        try:
+            with transaction.atomic():
+                seat = seat_services.seat_claim(allocation=allocation, employee=employee, actor=actor)
+            values.update(state=ScimSeatGrant.State.GRANTED, seat=seat)
+        except AlreadyClaimed:
+            # Someone's own seat or another group's: held, but not owned by this grant.
+            values.update(state=ScimSeatGrant.State.GRANTED)
+        except PoolExhausted as exc:
+            with transaction.atomic():
+                entry = seat_services.waitlist_join(allocation=allocation, employee=employee, actor=actor)
+            values.update(state=ScimSeatGrant.State.WAITING, waitlist_entry=entry, error=exc.message[:500])
+        except DomainError as exc:
+            values.update(state=ScimSeatGrant.State.FAILED, error=exc.message[:500])
+        for field, value in values.items():
+            setattr(grant, field, value)
+        grant.save(update_fields=[*values, "updated_at"])
+        if grant.state != ScimSeatGrant.State.GRANTED:
+            audit_record(
+                actor=actor,
+                verb=f"scim_grant.{grant.state}",
+                target=grant,
+                agency_id=allocation.agency_id,
+                after={
+                    "employee": employee.email,
+                    "group": mapping.group.display_name,
+                    "pool": str(allocation),
+                    "error": grant.error,
+                },
+            )
+    return grant
+
+
+def grant_release(*, grant: ScimSeatGrant, actor: ActorLike, reason: str) -> None:
+    """The person left the group (or the group went): give back what the grant holds."""
+    with transaction.atomic():
+        _settle_waiting(grant)
+        if grant.state == ScimSeatGrant.State.WAITING and grant.waitlist_entry_id:
+            entry = WaitlistEntry.objects.select_related("allocation").get(pk=grant.waitlist_entry_id)
+            seat_services.waitlist_leave(entry=entry, actor=actor)
+        seat = Seat.objects.filter(pk=grant.seat_id, state__in=LIVE).first() if grant.seat_id else None
+        ScimSeatGrant.objects.filter(pk=grant.pk).delete()
+        if seat is None:
+            return
+        heir = (
+            ScimSeatGrant.objects.filter(
+                employee_id=grant.employee_id,
+                mapping__allocation__program_id=seat.program_id,
+                seat__isnull=True,
+                state=ScimSeatGrant.State.GRANTED,
+            )
+            .exclude(pk=grant.pk)
+            .first()
+        )
+        if heir is not None:
+            ScimSeatGrant.objects.filter(pk=heir.pk).update(seat=seat, updated_at=timezone.now())
+            return
+        seat_services.seat_revoke(seat=seat, actor=actor, reason=reason)
+
+
+def grants_on_join(*, group: ScimGroup, employee_ids: list[int], actor: ActorLike) -> None:
+    mappings = list(group.pools.select_related("allocation__agency", "allocation__program", "group"))
+    if not mappings or not employee_ids:
+        return
+    employees = Employee.objects.filter(pk__in=employee_ids).select_related("agency").order_by("pk")
+    for employee in employees:
+        for mapping in mappings:
+            grant_evaluate(mapping=mapping, employee=employee, actor=actor)
+
+
+def grants_on_leave(*, group: ScimGroup, employee_ids: list[int], actor: ActorLike) -> None:
+    if not employee_ids:
+        return
+    grants = ScimSeatGrant.objects.filter(mapping__group=group, employee_id__in=employee_ids).order_by("pk")
+    reason = _removal_reason(group)
+    for grant in grants:
+        grant_release(grant=grant, actor=actor, reason=reason)
+
+
+def grants_on_suspend(*, employee: Employee) -> None:
+    """Suspension revoked the seats; the grants wait for reactivation, visibly."""
+    ScimSeatGrant.objects.filter(employee=employee).exclude(state=ScimSeatGrant.State.FAILED).update(
+        state=ScimSeatGrant.State.FAILED,
+        seat=None,
+        waitlist_entry=None,
+        error="Suspended by the identity provider; the seat comes back when they are reactivated.",
+        updated_at=timezone.now(),
+    )
+
+
+def grants_retry_for(*, employee: Employee, actor: ActorLike) -> None:
+    """Re-evaluate every grant of a person (after reactivation or a move)."""
+    grants = ScimSeatGrant.objects.filter(employee=employee).select_related(
+        "mapping__allocation__agency", "mapping__allocation__program", "mapping__group"
+    )
+    for grant in grants.order_by("pk"):
+        grant_evaluate(mapping=grant.mapping, employee=employee, actor=actor)
+
+
+# --- mappings (agency administrators) ---------------------------------------------------------------
+def scim_group_pool_create(*, group: ScimGroup, allocation: Allocation, actor: ActorLike) -> ScimGroupPool:
+    """Map a group to a pool; its current members are then given seats (see ``scim_group_pool_sync``)."""
+    group_agency: Agency = group.agency
+    pool_agency: Agency = allocation.agency
+    if not (group_agency.is_within(pool_agency) or pool_agency.is_within(group_agency)):
+        raise ForeignAgency(
+            f"The {allocation.program} pool of {pool_agency.name} is not {group_agency.name}'s; "
+            "map the group to a pool of its own agency, a bureau below it, or the department above it."
+        )
+    with transaction.atomic():
+        mapping, created = ScimGroupPool.objects.get_or_create(
+            group=group, allocation=allocation, defaults={"created_by_id": as_actor(actor).user_id}
+        )
+        if not created:
+            raise InvalidInput(f"“{group.display_name}” already gives seats from this pool.")
+        audit_record(
+            actor=actor,
+            verb="scim_group_pool.create",
+            target=mapping,
+            agency_id=group.agency_id,
+            after={"group": group.display_name, "pool": str(allocation)},
+        )
+    return mapping
+
+
+def scim_group_pool_sync(*, mapping: ScimGroupPool, actor: ActorLike) -> int:
+    """Give every current member of a mapped group their grant; returns how many were evaluated."""
+    member_ids = list(
+        ScimGroupMember.objects.filter(group_id=mapping.group_id)
+        .order_by("pk")
+        .values_list("employee_id", flat=True)
+    )
+    mapping = ScimGroupPool.objects.select_related("allocation__agency", "allocation__program", "group").get(
+        pk=mapping.pk
+    )
+    for employee in Employee.objects.filter(pk__in=member_ids).select_related("agency").order_by("pk"):
+        grant_evaluate(mapping=mapping, employee=employee, actor=actor)
+    return len(member_ids)
+
+
+def scim_group_pool_delete(*, mapping: ScimGroupPool, actor: ActorLike) -> None:
+    """Stop giving seats through a group. Seats already granted stay; only the rule goes."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            verb="scim_group_pool.delete",
+            target=mapping,
+            agency_id=mapping.group.agency_id,
+            before={"group": mapping.group.display_name, "pool": str(mapping.allocation)},
+        )
+        for grant in ScimSeatGrant.objects.filter(mapping=mapping, state=ScimSeatGrant.State.WAITING):
+            if grant.waitlist_entry_id:
+                entry = WaitlistEntry.objects.select_related("allocation").get(pk=grant.waitlist_entry_id)
+                seat_services.waitlist_leave(entry=entry, actor=actor)
+        ScimGroupPool.objects.filter(pk=mapping.pk).delete()
+
+
+def grants_retry_failed(*, agency: Agency, actor: ActorLike) -> int:
+    """An administrator's retry of every failed grant of an agency's groups (after a renewal, say)."""
+    grants = ScimSeatGrant.objects.filter(
+        mapping__group__agency=agency,
+        state=ScimSeatGrant.State.FAILED,
+        employee__status=Employee.Status.ACTIVE,
+    ).select_related(
+        "mapping__allocation__agency", "mapping__allocation__program", "mapping__group", "employee"
+    )
+    count = 0
+    for grant in grants.order_by("pk"):
+        grant_evaluate(mapping=grant.mapping, employee=grant.employee, actor=actor)
+        count += 1
+    return count
