@@ -288,5 +288,5 @@ class RoleAssignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = self.agency.name if self.agency_id else "all agencies"
+        where = self.agency.name if self.agency is not None else "all agencies"
         return f"{self.user} — {self.get_role_display()} — {where}"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import Q, QuerySet
 
 from agencies.models import Agency, AgencyDomain, Employee, RegisteredDomain, RoleAssignment
 
+QS = TypeVar("QS", bound=QuerySet)
 STAFF_ROLES = (RoleAssignment.Role.AGENCY_ADMIN, RoleAssignment.Role.ONBOARDING_STAFF)
 
 
@@ -44,7 +46,7 @@ class Scope:
     def covers(self, agency: Agency) -> bool:
         return self.is_global or any(agency.path.startswith(p) for p in self.paths)
 
-    def filter_agencies(self, qs: QuerySet[Agency]) -> QuerySet[Agency]:
+    def filter_agencies(self, qs: QS) -> QS:
         if self.is_global:
             return qs
         if self.paths:
@@ -53,7 +55,7 @@ class Scope:
             return qs.filter(employees__id=self.employee_id)
         return qs.none()
 
-    def filter_employees(self, qs: QuerySet[Employee]) -> QuerySet[Employee]:
+    def filter_employees(self, qs: QS) -> QS:
         if self.is_global:
             return qs
         q = self.agency_q("agency") if self.paths else Q(pk__in=[])
@@ -61,7 +63,7 @@ class Scope:
             q |= Q(pk=self.employee_id)
         return qs.filter(q)
 
-    def filter_by_agency(self, qs: QuerySet, field: str = "agency") -> QuerySet:
+    def filter_by_agency(self, qs: QS, field: str = "agency") -> QS:
         """Filter any queryset whose rows hang off an agency through ``field``."""
         if self.is_global:
             return qs

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -34,7 +34,7 @@ TXT_PREFIX = "ai-seats-verification="
 
 # --- agencies -------------------------------------------------------------------------------------
 def agency_path_for(agency: Agency) -> str:
-    parent_path = agency.parent.path if agency.parent_id else "/"
+    parent_path = agency.parent.path if agency.parent is not None else "/"
     return f"{parent_path}{agency.pk}/"
 
 
@@ -268,7 +268,7 @@ def employee_create(
     family_name: str = "",
     external_id: str = "",
     employee_number: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Employee:
     value = normalize_email(email)
     check_email_belongs(agency=agency, email=value)
@@ -344,9 +344,7 @@ def employee_touch(*, employee: Employee, at: datetime | None = None) -> None:
 
 
 # --- staff roles ----------------------------------------------------------------------------------
-def role_assign(
-    *, user: AbstractBaseUser, role: str, actor: ActorLike, agency: Agency | None = None
-) -> RoleAssignment:
+def role_assign(*, user: User, role: str, actor: ActorLike, agency: Agency | None = None) -> RoleAssignment:
     if role == RoleAssignment.Role.GSA_ADMIN and agency is not None:
         raise InvalidInput("GSA administrators hold every agency; do not name one.")
     if role != RoleAssignment.Role.GSA_ADMIN and agency is None:

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import email_config, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # pytest (8.2+) announces itself in PYTEST_VERSION; tests default to development settings and

@@ -324,7 +324,7 @@ def usage_snapshot_take(
     )
     rows = []
     for pool in Allocation.objects.filter(term_starts_at__lte=now, term_ends_at__gt=now - timedelta(days=1)):
-        counts: dict = per_pool.get(pool.pk, {})
+        counts: dict = dict(per_pool.get(pool.pk, {}))
         rows.append(
             UsageSnapshot(
                 day=day,

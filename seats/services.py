@@ -188,7 +188,7 @@ def allocation_split(*, parent: Allocation, agency: Agency, quantity: int, actor
             quantity__gte=F("assigned") + F("reserved_for_children") + quantity,
         ).update(reserved_for_children=F("reserved_for_children") + quantity, updated_at=now)
         if not reserved:
-            free = Allocation.objects.with_free().values_list("free", flat=True).get(pk=parent.pk)
+            free = Allocation.objects.get(pk=parent.pk).free
             raise ParentPoolExceeded(
                 f"{parent_agency.name} has {free:,} free seats in {parent.program}, fewer than the "
                 f"{quantity:,} asked for. Split fewer seats or ask GSA to enlarge the pool."
