@@ -290,3 +290,98 @@ class RoleAssignment(models.Model):
     def __str__(self) -> str:
         where = self.agency.name if self.agency is not None else "all agencies"
         return f"{self.user} — {self.get_role_display()} — {where}"
+
+
+class RosterImport(models.Model):
+    """One CSV roster upload: checked row by row first (the dry run), then imported in batches.
+
+    The counters are the progress bar; each batch commits its rows and its counters together,
+    so an import that stops part-way resumes after the last committed batch.
+    """
+
+    class State(models.TextChoices):
+        CHECKING = "checking", "Checking the file"
+        CHECKED = "checked", "Checked: ready to import"
+        QUEUED = "queued", "Waiting for a worker"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Could not be read"
+        CANCELLED = "cancelled", "Cancelled"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="roster_imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=255)
+    file = models.FileField(upload_to="roster-imports/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.CHECKING)
+    error = models.TextField(blank=True, help_text="Why the file could not be read at all.")
+    # The dry run: what the file would do.
+    total_rows = models.PositiveIntegerField(default=0)
+    checked_rows = models.PositiveIntegerField(default=0)
+    will_create = models.PositiveIntegerField(default=0)
+    will_update = models.PositiveIntegerField(default=0)
+    will_keep = models.PositiveIntegerField(default=0)
+    invalid_rows = models.PositiveIntegerField(default=0)
+    # The import: what it did.
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_rows = models.PositiveIntegerField(default=0)
+    updated_rows = models.PositiveIntegerField(default=0)
+    kept_rows = models.PositiveIntegerField(default=0)
+    skipped_rows = models.PositiveIntegerField(default=0)
+    # The worker checking or importing holds the job until then, renewed every batch; a worker that
+    # died lets the lease run out, and the job's next delivery resumes it.
+    leased_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["agency", "-created_at"], name="agencies_import_agency_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed_rows__lte=models.F("total_rows")),
+                name="agencies_rosterimport_processed_within_total",
+                violation_error_message="An import cannot process more rows than its file has.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} for {self.agency_id} ({self.state})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in (self.State.CHECKING, self.State.QUEUED, self.State.IMPORTING)
+
+    @property
+    def progress(self) -> float:
+        """Share of the current phase done (0.0 to 1.0)."""
+        if self.state == self.State.CHECKING:
+            done = self.checked_rows
+        elif self.state in (self.State.QUEUED, self.State.IMPORTING, self.State.DONE):
+            done = self.processed_rows
+        else:
+            return 1.0
+        return done / self.total_rows if self.total_rows else (1.0 if self.state == self.State.DONE else 0.0)
+
+
+class RosterImportIssue(models.Model):
+    """A row of a roster import that cannot be imported, and why, in words staff can act on."""
+
+    roster_import = models.ForeignKey(RosterImport, on_delete=models.CASCADE, related_name="issues")
+    line = models.PositiveIntegerField(help_text="Line number in the file, the header being line 1.")
+    email = models.CharField(max_length=254, blank=True)
+    message = models.CharField(max_length=500)
+    found_during_import = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["line", "id"]
+        indexes = [models.Index(fields=["roster_import", "line"], name="agencies_importissue_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"

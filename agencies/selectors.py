@@ -84,14 +84,14 @@ def user_scope(user, roles: Iterable[str] | None = None) -> Scope:  # type: igno
     if any(role == RoleAssignment.Role.GSA_ADMIN for role, _ in assignments):
         scope = Scope(is_global=True)
     else:
-        paths = _outermost(path for _, path in assignments if path)
+        paths = outermost_paths(path for _, path in assignments if path)
         employee_id = Employee.objects.filter(user=user).values_list("pk", flat=True).first()
         scope = Scope(paths=paths, employee_id=employee_id)
     cache[wanted] = scope
     return scope
 
 
-def _outermost(paths: Iterable[str]) -> tuple[str, ...]:
+def outermost_paths(paths: Iterable[str]) -> tuple[str, ...]:
     """Drop paths already covered by an ancestor path in the set."""
     kept: list[str] = []
     for path in sorted(set(paths), key=len):
@@ -117,17 +117,30 @@ def agency_domain_for_email(email: str) -> AgencyDomain | None:
     domain = email.rpartition("@")[2].lower()
     if not domain:
         return None
-    candidates = email_domain_candidates(domain)
-    matches = (
-        AgencyDomain.objects.filter(domain__in=candidates, verified_at__isnull=False)
+    return agency_domains_for([domain])[domain]
+
+
+def agency_domains_for(email_domains: Iterable[str]) -> dict[str, AgencyDomain | None]:
+    """The verified agency domain owning each email domain, in one query (a roster's worth at once).
+
+    ``mail.nih.gov`` is owned by ``mail.nih.gov`` if that is registered, else by ``nih.gov``: the
+    most specific match wins.
+    """
+    wanted = {domain.lower(): email_domain_candidates(domain) for domain in email_domains if domain}
+    every = {candidate for candidates in wanted.values() for candidate in candidates}
+    if not every:
+        return dict.fromkeys(wanted)
+    verified = {
+        row.domain: row
+        for row in AgencyDomain.objects.filter(domain__in=every, verified_at__isnull=False)
         .select_related("agency")
         .order_by()
-    )
-    best = None
-    for match in matches:
-        if best is None or len(match.domain) > len(best.domain):
-            best = match
-    return best
+    }
+    # Candidates run from the full domain up to its parent, so the first hit is the most specific.
+    return {
+        domain: next((verified[c] for c in candidates if c in verified), None)
+        for domain, candidates in wanted.items()
+    }
 
 
 def registered_domain_for_email(email: str) -> RegisteredDomain | None:

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
-from datetime import datetime
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from agencies.models import Agency, AgencyDomain, Employee, RegisteredDomain, RoleAssignment
+from agencies.models import (
+    Agency,
+    AgencyDomain,
+    Employee,
+    RegisteredDomain,
+    RoleAssignment,
+    RosterImport,
+    RosterImportIssue,
+)
+from agencies.roster_csv import UPDATABLE, RosterChecker, RosterRow, batches, read_rows
 from agencies.selectors import agency_domain_for_email
-from audit.actors import ActorLike
-from audit.services import audit_record
+from audit.actors import Actor, ActorLike, as_actor
+from audit.services import audit_record, audit_record_many
 from core.db import constraint_violated
 from core.errors import (
     DomainNotFederal,
@@ -26,6 +41,7 @@ from core.errors import (
     EmployeeExists,
     ForeignAgency,
     InvalidInput,
+    InvalidTransition,
 )
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -240,7 +256,11 @@ def check_email_belongs(*, agency: Agency, email: str) -> Agency:
     Returns the agency that owns the domain. Agency A may never hold a person whose address is
     on agency B's domain: that is how one agency's IdP could hand out another's seats.
     """
-    owner = agency_domain_for_email(email)
+    return check_domain_owner(agency=agency, email=email, owner=agency_domain_for_email(email))
+
+
+def check_domain_owner(*, agency: Agency, email: str, owner: AgencyDomain | None) -> Agency:
+    """``check_email_belongs`` with the owning domain already looked up (a roster at a time)."""
     if owner is None:
         raise EmailDomainUnknown(
             f"{email.rpartition('@')[2]} is not a verified email domain of any agency. "
@@ -373,3 +393,352 @@ def role_revoke(*, assignment: RoleAssignment, actor: ActorLike) -> None:
                 agency_id=assignment.agency_id,
                 before={"user": assignment.user.get_username(), "role": assignment.role},
             )
+
+
+# --- roster imports -------------------------------------------------------------------------------
+@dataclass
+class BatchResult:
+    created: int = 0
+    updated: int = 0
+    kept: int = 0
+    issues: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.issues)
+
+
+def employee_import_batch(
+    *, agency: Agency, rows: list[RosterRow], actor: ActorLike, checker: RosterChecker | None = None
+) -> BatchResult:
+    """Create and update the people of one batch of roster rows; one audit row per change.
+
+    Judges the rows again at write time (the roster may have moved since the dry run) and writes
+    them set-based: one INSERT for the new people, one UPDATE per changed column set.
+    """
+    checker = checker or RosterChecker(agency)
+    result = BatchResult()
+    now = timezone.now()
+    with transaction.atomic():
+        verdicts = checker.check(rows)
+        new = [
+            Employee(
+                agency=v.agency,
+                email=v.email,
+                given_name=v.row.given_name,
+                family_name=v.row.family_name,
+                employee_number=v.row.employee_number,
+                external_id=v.row.external_id,
+                source=Employee.Source.CSV,
+            )
+            for v in verdicts
+            if v.action == "create"
+        ]
+        Employee.objects.bulk_create(new, batch_size=1000)
+        changed = [v for v in verdicts if v.action == "update" and v.employee is not None]
+        updated: list[Employee] = []
+        for verdict in changed:
+            employee = verdict.employee
+            assert employee is not None  # an update verdict always names the person
+            for name, (_, value) in verdict.changes.items():
+                setattr(employee, name, verdict.agency if name == "agency" else value)
+            employee.updated_at = now
+            updated.append(employee)
+        if updated:
+            Employee.objects.bulk_update(updated, [*UPDATABLE, "agency", "updated_at"], batch_size=1000)
+        audit_record_many(
+            actor=actor,
+            verb="employee.create",
+            target_type="agencies.employee",
+            rows=[
+                (
+                    str(e.pk),
+                    e.agency_id,
+                    e.email,
+                    None,
+                    {"email": e.email, "agency": e.agency.slug, "source": "csv"},
+                )
+                for e in new
+            ],
+            at=now,
+        )
+        audit_record_many(
+            actor=actor,
+            verb="employee.update",
+            target_type="agencies.employee",
+            rows=[
+                (
+                    str(v.employee.pk),  # type: ignore[union-attr]
+                    v.agency.pk,  # type: ignore[union-attr]
+                    v.email,
+                    {name: old for name, (old, _) in v.changes.items()},
+                    {name: value for name, (_, value) in v.changes.items()},
+                )
+                for v in changed
+            ],
+            at=now,
+        )
+    result.created, result.updated = len(new), len(changed)
+    result.kept = sum(1 for v in verdicts if v.action == "keep")
+    result.issues = [
+        (v.row.line, v.row.email[:254], v.message[:500]) for v in verdicts if v.action == "invalid"
+    ]
+    return result
+
+
+def _issues(roster_import: RosterImport, issues: list[tuple[int, str, str]], *, during_import: bool) -> None:
+    RosterImportIssue.objects.bulk_create(
+        [
+            RosterImportIssue(
+                roster_import=roster_import,
+                line=line,
+                email=email,
+                message=message,
+                found_during_import=during_import,
+            )
+            for line, email, message in issues
+        ]
+    )
+
+
+# How long a worker holds a roster import between batches before another may take it over.
+IMPORT_LEASE = timedelta(minutes=5)
+
+
+def roster_import_create(
+    *, agency: Agency, upload: File, actor: ActorLike, background: bool = True
+) -> RosterImport:
+    """Keep an uploaded roster and queue its dry run. Refuses a file that cannot be read at all.
+
+    ``background=False`` leaves the check to the caller (the import_roster command runs it).
+    """
+    upload.seek(0)
+    total = sum(1 for _ in read_rows(upload))
+    if total == 0:
+        raise InvalidInput(
+            "The file has a header but no people. Add one line per person, then upload it again."
+        )
+    upload.seek(0)
+    who = as_actor(actor)
+    with transaction.atomic():
+        roster_import = RosterImport(
+            agency=agency,
+            created_by_id=who.user_id,
+            actor_label=who.label[:255],
+            filename=Path(upload.name or "roster.csv").name[-255:],
+            total_rows=total,
+        )
+        roster_import.file.save(f"{roster_import.uuid}.csv", upload, save=False)
+        roster_import.save()
+        audit_record(
+            actor=actor,
+            verb="roster_import.upload",
+            target=roster_import,
+            agency_id=agency.pk,
+            after={"filename": roster_import.filename, "rows": total},
+        )
+        if background:
+            transaction.on_commit(lambda: _enqueue("roster_import_check", roster_import.pk))
+    return roster_import
+
+
+def _enqueue(task_name: str, roster_import_id: int) -> None:
+    from agencies import tasks
+
+    getattr(tasks, task_name).delay(roster_import_id)
+
+
+def _rows(roster_import: RosterImport) -> Iterator[RosterRow]:
+    with roster_import.file.open("rb") as stream:
+        yield from read_rows(stream)
+
+
+def _take_lease(pk: int, state: str, **changes: object) -> bool:
+    """Hold the import for this worker unless another holds a live lease; renewed each batch."""
+    now = timezone.now()
+    return bool(
+        RosterImport.objects.filter(pk=pk, state=state)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .update(leased_until=now + IMPORT_LEASE, updated_at=now, **changes)
+    )
+
+
+def roster_import_check(
+    *, roster_import: RosterImport, batch_size: int = 1000, on_batch: Callable[[int], None] | None = None
+) -> RosterImport:
+    """The dry run: judge every row, count what would happen, keep each problem. Writes no people.
+
+    Starts over if an earlier run stopped part-way: it is only a report. ``on_batch`` hears how
+    many rows each batch held (a command's progress bar).
+    """
+    pk = roster_import.pk
+    zero = {"checked_rows": 0, "will_create": 0, "will_update": 0, "will_keep": 0, "invalid_rows": 0}
+    if not _take_lease(pk, RosterImport.State.CHECKING, **zero):
+        roster_import.refresh_from_db()
+        return roster_import
+    RosterImportIssue.objects.filter(roster_import_id=pk).delete()
+    checker = RosterChecker(roster_import.agency)
+    try:
+        for batch in batches(_rows(roster_import), batch_size):
+            verdicts = checker.check(batch)
+            counts = Counter(v.action for v in verdicts)
+            now = timezone.now()
+            with transaction.atomic():
+                moved = RosterImport.objects.filter(pk=pk, state=RosterImport.State.CHECKING).update(
+                    checked_rows=F("checked_rows") + len(batch),
+                    will_create=F("will_create") + counts["create"],
+                    will_update=F("will_update") + counts["update"],
+                    will_keep=F("will_keep") + counts["keep"],
+                    invalid_rows=F("invalid_rows") + counts["invalid"],
+                    leased_until=now + IMPORT_LEASE,
+                    updated_at=now,
+                )
+                if not moved:  # cancelled meanwhile
+                    break
+                _issues(
+                    roster_import,
+                    [
+                        (v.row.line, v.row.email[:254], v.message[:500])
+                        for v in verdicts
+                        if v.action == "invalid"
+                    ],
+                    during_import=False,
+                )
+            if on_batch:
+                on_batch(len(batch))
+    except InvalidInput as exc:
+        RosterImport.objects.filter(pk=pk).update(
+            state=RosterImport.State.FAILED, error=exc.message, leased_until=None
+        )
+    else:
+        RosterImport.objects.filter(pk=pk, state=RosterImport.State.CHECKING).update(
+            state=RosterImport.State.CHECKED, checked_at=timezone.now(), leased_until=None
+        )
+    roster_import.refresh_from_db()
+    return roster_import
+
+
+def roster_import_start(
+    *, roster_import: RosterImport, actor: ActorLike, background: bool = True
+) -> RosterImport:
+    """After the dry run, import for real (in the background unless the caller runs it)."""
+    with transaction.atomic():
+        started = RosterImport.objects.filter(pk=roster_import.pk, state=RosterImport.State.CHECKED).update(
+            state=RosterImport.State.QUEUED, updated_at=timezone.now()
+        )
+        if not started:
+            roster_import.refresh_from_db()
+            raise InvalidTransition(
+                f"This import is {roster_import.get_state_display().lower()}; "
+                "only a checked file can be imported."
+            )
+        audit_record(
+            actor=actor,
+            verb="roster_import.start",
+            target=roster_import,
+            agency_id=roster_import.agency_id,
+            after={"rows": roster_import.total_rows},
+        )
+        if background:
+            transaction.on_commit(lambda: _enqueue("roster_import_run", roster_import.pk))
+    roster_import.refresh_from_db()
+    return roster_import
+
+
+def roster_import_run(
+    *, roster_import: RosterImport, batch_size: int = 500, on_batch: Callable[[int], None] | None = None
+) -> RosterImport:
+    """Import the rows in batches; each batch commits its people and the progress counters together.
+
+    One worker at a time holds the import (a lease renewed every batch). A worker that died
+    part-way lets the lease run out, and the next run resumes after the last committed batch.
+    Stops between batches when the import is cancelled.
+    """
+    pk = roster_import.pk
+    now = timezone.now()
+    RosterImport.objects.filter(pk=pk, state=RosterImport.State.QUEUED).update(
+        state=RosterImport.State.IMPORTING, started_at=now
+    )
+    if not _take_lease(pk, RosterImport.State.IMPORTING):
+        roster_import.refresh_from_db()
+        return roster_import
+    roster_import.refresh_from_db()
+    actor = roster_import.created_by or Actor.system(f"import by {roster_import.actor_label}")
+    checker = RosterChecker(roster_import.agency)
+    rows = islice(_rows(roster_import), roster_import.processed_rows, None)
+    for batch in batches(rows, batch_size):
+        for attempt in range(3):
+            try:
+                with transaction.atomic(durable=True):
+                    if not RosterImport.objects.filter(pk=pk, state=RosterImport.State.IMPORTING).exists():
+                        roster_import.refresh_from_db()
+                        return roster_import
+                    result = employee_import_batch(
+                        agency=roster_import.agency, rows=batch, actor=actor, checker=checker
+                    )
+                    _issues(roster_import, result.issues, during_import=True)
+                    now = timezone.now()
+                    RosterImport.objects.filter(pk=pk).update(
+                        processed_rows=F("processed_rows") + len(batch),
+                        created_rows=F("created_rows") + result.created,
+                        updated_rows=F("updated_rows") + result.updated,
+                        kept_rows=F("kept_rows") + result.kept,
+                        skipped_rows=F("skipped_rows") + result.skipped,
+                        leased_until=now + IMPORT_LEASE,
+                        updated_at=now,
+                    )
+                break
+            except IntegrityError:
+                # Someone (a SAML sign-in, SCIM) added one of these people between the check and
+                # the insert: judge the batch again, and they are updates now.
+                checker.first_line.clear()
+                if attempt == 2:
+                    raise
+        if on_batch:
+            on_batch(len(batch))
+    now = timezone.now()
+    with transaction.atomic():
+        finished = RosterImport.objects.filter(pk=pk, state=RosterImport.State.IMPORTING).update(
+            state=RosterImport.State.DONE, finished_at=now, leased_until=None
+        )
+        roster_import.refresh_from_db()
+        if finished:
+            audit_record(
+                actor=actor,
+                verb="roster_import.finish",
+                target=roster_import,
+                agency_id=roster_import.agency_id,
+                after={
+                    "created": roster_import.created_rows,
+                    "updated": roster_import.updated_rows,
+                    "kept": roster_import.kept_rows,
+                    "skipped": roster_import.skipped_rows,
+                },
+                at=now,
+            )
+    return roster_import
+
+
+def roster_import_cancel(*, roster_import: RosterImport, actor: ActorLike) -> RosterImport:
+    """Stop an import before or while it runs; batches already committed stay."""
+    open_states = (
+        RosterImport.State.CHECKING,
+        RosterImport.State.CHECKED,
+        RosterImport.State.QUEUED,
+        RosterImport.State.IMPORTING,
+    )
+    with transaction.atomic():
+        cancelled = RosterImport.objects.filter(pk=roster_import.pk, state__in=open_states).update(
+            state=RosterImport.State.CANCELLED, finished_at=timezone.now(), leased_until=None
+        )
+        roster_import.refresh_from_db()
+        if not cancelled:
+            raise InvalidTransition(f"This import is already {roster_import.get_state_display().lower()}.")
+        audit_record(
+            actor=actor,
+            verb="roster_import.cancel",
+            target=roster_import,
+            agency_id=roster_import.agency_id,
+            after={"processed": roster_import.processed_rows},
+        )
+    return roster_import

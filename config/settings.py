@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.navigation.portal",
             ],
         },
     },
@@ -173,6 +174,7 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded roster files wait under MEDIA_ROOT for the worker that imports them.
 
 # --- cache ----------------------------------------------------------------------------------
 CACHE_URL = env_str("CACHE_URL", "")
@@ -202,6 +204,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- portal ---------------------------------------------------------------------------------
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
+# People per transaction when a roster is imported; each batch also moves the progress bar.
+ROSTER_IMPORT_BATCH_SIZE = env_int("ROSTER_IMPORT_BATCH_SIZE", 500)
+# Who answers "what TXT records does this domain publish?" (tests and closed networks swap it).
+DNS_TXT_RESOLVER = env_str("DNS_TXT_RESOLVER", "agencies.dns.dnspython_txt_records")
 
 # --- email ----------------------------------------------------------------------------------
 globals().update(email_config(env_str("EMAIL_URL", "console://") or "console://"))

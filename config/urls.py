@@ -11,7 +11,10 @@ admin.site.index_title = "Government-wide enterprise AI seats"
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("accessibility/", core_views.accessibility, name="accessibility"),
     path("health/", core_views.health, name="health"),
+    path("gsa/", include("seats.gsa_urls")),
+    path("agencies/", include("agencies.urls")),
     path("admin/", admin.site.urls),
     # The hardened SAML ACS first: it answers allauth's acs/ and acs/finish/ paths.
     path("accounts/", include("sso.saml_urls")),
@@ -25,3 +28,9 @@ urlpatterns = [
 
 if settings.SSO_DEV_IDP:
     urlpatterns.append(path("dev-idp/", include("sso.dev_idp_urls")))
+
+
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -161,3 +161,9 @@ class SignInRefused(DomainError):
         self.reason = reason
         if http_status is not None:
             self.http_status = http_status
+
+
+# --- domain verification ------------------------------------------------------------------------
+class DnsLookupFailed(DomainError):
+    code = "dns_lookup_failed"
+    http_status = 503

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from agencies.models import Employee
+from core.navigation import menu_roles, staff_agencies
+from core.portal import optional_url
+from seats import selectors
 
 
 def _check_database() -> dict:
@@ -50,6 +55,90 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.user.is_staff:
-        return redirect("admin:index")
-    return render(request, "core/home.html", {"debug": settings.DEBUG})
+    """The role-aware front page: what each kind of visitor came for, on one page.
+
+    Signed out: how to sign in. An employee: their seats, what state each is in, when it ends,
+    and how to reach the vendor's workspace. Staff: the agencies they manage. A person can be
+    both (an HHS administrator who also holds a seat).
+    """
+    context: dict = {"discover_url": optional_url("sso:discover"), "claim_url": optional_url("claim")}
+    user = request.user
+    if user.is_authenticated:
+        employee = Employee.objects.filter(user=user).select_related("agency").first()
+        if employee is not None:
+            seats = selectors.employee_seats(employee.pk)
+            context.update(
+                employee=employee,
+                seats=[(seat, selectors.seat_notice(seat)) for seat in seats],
+                waiting=selectors.employee_waitlist(employee.pk),
+            )
+        context.update(is_gsa_admin=menu_roles(user).is_gsa_admin, staff_agencies=staff_agencies(user))
+    return render(request, "core/home.html", context)
+
+
+def accessibility(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/accessibility.html")
+
+
+# --- errors: friendly pages that say what happened and what to do --------------------------------
+ERRORS = {
+    400: ("We could not read that request", "Something in the request was missing or malformed."),
+    403: (
+        "You cannot do that here",
+        "Your account does not allow this, or the request could not be trusted.",
+    ),
+    404: (
+        "We cannot find that page",
+        "The page does not exist, or it belongs to an agency your account does not manage.",
+    ),
+    500: ("Something went wrong on our side", "The page could not be shown. The error has been logged."),
+}
+
+
+CSRF_ERROR = (
+    "This form has expired",
+    "For your security, a form stops working when you sign in again or leave it open too long.",
+)
+
+
+def _error(
+    request: HttpRequest, code: int, template: str | None = None, words: tuple[str, str] | None = None
+) -> HttpResponse:
+    heading, what_happened = words or ERRORS[code]
+    context = {
+        "code": code,
+        "heading": heading,
+        "what_happened": what_happened,
+        "request_id": getattr(request, "request_id", ""),
+    }
+    return render(request, template or f"core/{code}.html", context, status=code)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return _error(request, 403, "core/403_csrf.html", CSRF_ERROR)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No request context processors: the database may be what failed, and the menu would ask it.
+    heading, what_happened = ERRORS[500]
+    html = loader.get_template("core/500.html").render(
+        {
+            "code": 500,
+            "heading": heading,
+            "what_happened": what_happened,
+            "request_id": getattr(request, "request_id", ""),
+        }
+    )
+    return HttpResponse(html, status=500)

@@ -121,6 +121,41 @@ def program_create(
     return program
 
 
+PROGRAM_EDITABLE = ("name", "description", "workspace_url", "renewal_terms", "ends_at", "is_active")
+
+
+def program_update(*, program: Program, actor: ActorLike, **changes: object) -> Program:
+    """Change what a program says about itself, its last grant day, or close it to new pools.
+
+    Terms and prices are not editable: pools and orders were made under them.
+    """
+    unknown = set(changes) - set(PROGRAM_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"{', '.join(sorted(unknown))} cannot change once a program exists.")
+    if "name" in changes and not str(changes["name"]).strip():
+        raise InvalidInput("Give the program a name.")
+    with transaction.atomic():
+        current = Program.objects.select_for_update().get(pk=program.pk)
+        ends_at = changes.get("ends_at", current.ends_at)
+        if ends_at is not None and ends_at <= current.starts_at:  # type: ignore[operator]
+            raise InvalidInput("The program must end after it starts.")
+        after = {name: value for name, value in changes.items() if getattr(current, name) != value}
+        if not after:
+            return current
+        before = {name: getattr(current, name) for name in after}
+        for name, value in after.items():
+            setattr(current, name, value)
+        current.save(update_fields=[*after, "updated_at"])
+
+        def plain(values: dict) -> dict:
+            return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+        audit_record(
+            actor=actor, verb="program.update", target=current, before=plain(before), after=plain(after)
+        )
+    return current
+
+
 # --- pools ----------------------------------------------------------------------------------------
 def allocation_create(
     *,

@@ -5,7 +5,7 @@ import itertools
 import pytest
 from django.conf import settings
 
-from agencies.models import RoleAssignment
+from agencies.models import Employee, RoleAssignment
 from tests.factories import (
     AgencyDomainFactory,
     AgencyFactory,
@@ -154,3 +154,45 @@ def deliver_after_commit(celery_eager, django_capture_on_commit_callbacks):
             return work()
 
     return run
+
+
+@pytest.fixture
+def onboarding_staff(department):
+    user = UserFactory(username="dept-staff", email="staff@examples.gov")
+    RoleAssignmentFactory(user=user, role=RoleAssignment.Role.ONBOARDING_STAFF, agency=department)
+    return user
+
+
+@pytest.fixture
+def outsider_admin(other_department):
+    """An agency administrator of another department: everything of ``department`` is a 404."""
+    user = UserFactory(username="elsewhere-admin", email="admin@elsewhere.gov")
+    RoleAssignmentFactory(user=user, role=RoleAssignment.Role.AGENCY_ADMIN, agency=other_department)
+    return user
+
+
+@pytest.fixture
+def nobody(db):
+    """Signed in, but no staff role and no employee record."""
+    return UserFactory(username="nobody", email="nobody@example.com")
+
+
+@pytest.fixture
+def employee_user(employee):
+    """The login of ``employee`` (as SAML sign-in links it)."""
+    user = UserFactory(username="ada", email=employee.email)
+    Employee.objects.filter(pk=employee.pk).update(user=user)
+    employee.refresh_from_db()
+    return user
+
+
+@pytest.fixture
+def claim():
+    """Seats are made by the service under test, never by a factory."""
+    from audit.actors import Actor
+    from seats.services import seat_claim
+
+    def make(pool, employee):
+        return seat_claim(allocation=pool, employee=employee, actor=Actor.system("test"))
+
+    return make

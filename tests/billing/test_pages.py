@@ -210,7 +210,7 @@ class TestAgencyPage:
         RenewalOrderFactory(allocation=pools[0])
         client.get(agency_url("doe-x"))  # warm the session and the user
 
-        with django_assert_num_queries(9) as one:  # two of them: the staff second-factor check
+        with django_assert_num_queries(10) as one:  # two: the staff second-factor check; one: the menu
             client.get(agency_url("doe-x"))
         for pool in pools[1:]:
             RenewalOrderFactory(allocation=pool, state=State.FULFILLED, amount=Decimal("3.00"))
@@ -283,7 +283,7 @@ class TestGsaPage:
         RenewalOrderFactory()
         client.get(GSA_URL)
 
-        with django_assert_num_queries(7) as one:
+        with django_assert_num_queries(8) as one:  # one: the menu
             client.get(GSA_URL)
         for state in [State.REQUESTED, State.QUOTED, State.APPROVED, State.PAID, State.FULFILLED]:
             RenewalOrderFactory(state=state, amount=Decimal("5.00"), stripe_invoice_id=f"in_{state}")

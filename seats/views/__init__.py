@@ -1,0 +1,1 @@
+"""Portal pages about programs, pools and seats: ``gsa`` for GSA, ``agency`` for agency staff."""
