@@ -1,7 +1,12 @@
 """Run the complete local demo: migrate, load the federal data, create the demo data set
-(printing the administrator's credentials), then serve on 127.0.0.1:8000."""
+(printing the administrator's credentials), then serve on 127.0.0.1:8000 with a Celery worker
+beside the web server (roster imports, vendor calls and notices run in the background as they
+would in production, on the filesystem broker under var/)."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 from django.conf import settings
 from django.core.management import call_command
@@ -20,6 +25,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--password", help="Use this password for the demo accounts instead of a random one."
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Do not start the Celery worker (background jobs then wait for `./run worker`).",
         )
 
     def handle(self, *args, **options) -> None:
@@ -46,7 +56,7 @@ class Command(BaseCommand):
         url = f"http://{options['addrport']}"
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Demo ready."))
-        self.stdout.write(f"  Open {url}/admin/ and sign in as:")
+        self.stdout.write(f"  Open {url}/ and sign in as:")
         self.stdout.write(f"    GSA administrator     {result.username} / {result.password}")
         self.stdout.write(f"    HHS administrator     {result.agency_admin} / {result.password}")
         self.stdout.write(f"  Health: {url}/health/")
@@ -59,6 +69,24 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  then claim a seat at {url}/claim/ (SAML needs a dotted host: 127.0.0.1, not localhost)"
             )
+        self.stdout.write(f"  Django admin (GSA administrators): {url}/admin/")
         if options["no_serve"]:
             return
-        call_command("runserver", options["addrport"], use_reloader=False)
+        worker = None if options["no_worker"] else self._start_worker()
+        try:
+            call_command("runserver", options["addrport"], use_reloader=False)
+        finally:
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        """One solo-pool worker: enough for a demo, and one writer at a time suits SQLite."""
+        self.stdout.write("  starting a Celery worker for background jobs (--no-worker to skip)")
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"],
+            cwd=settings.BASE_DIR,
+        )
