@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from allauth.socialaccount.providers.base.constants import AuthProcess
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,8 +17,11 @@ from django.views.decorators.http import require_http_methods
 from agencies.models import Agency, Employee, RoleAssignment
 from agencies.selectors import user_scope
 from core.errors import AlreadyClaimed, DomainError, PoolExhausted, SignInRefused
+from core.navigation import agency_shell
+from core.portal import staff_scope
 from seats.models import Allocation, WaitlistEntry
 from seats.services import seat_claim, waitlist_join, waitlist_leave
+from sso import dev_idp
 from sso import metadata as idp_metadata
 from sso.forms import DiscoverForm, ManualIdpForm, MappingForm, MetadataUploadForm, MetadataUrlForm
 from sso.models import MAPPING_KEYS, IdentityProvider
@@ -202,7 +206,7 @@ def _register_from(request: HttpRequest, action: str):
 @require_http_methods(["GET", "POST"])
 def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
     scope = user_scope(request.user, roles=ADMIN_ROLES)
-    agency = get_object_or_404(scope.filter_agencies(Agency.objects.all()), slug=slug)
+    agency = get_object_or_404(scope.filter_agencies(Agency.objects.select_related("parent")), slug=slug)
     idp = (
         IdentityProvider.objects.filter(agency=agency)
         .select_related("social_app")
@@ -230,6 +234,13 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
                         messages.warning(request, warning)
                     return redirect("sso:agency_sso", slug=agency.slug)
                 status = 400
+            elif action == "dev_idp" and settings.SSO_DEV_IDP:
+                idp = dev_idp.register(agency=agency, actor=request.user)
+                messages.success(
+                    request,
+                    f"{agency.name} now signs in through the development IdP. Use Test sign-in to try it.",
+                )
+                return redirect("sso:agency_sso", slug=agency.slug)
             elif action == "mapping" and idp is not None:
                 forms["mapping"] = MappingForm(request.POST)
                 if forms["mapping"].is_valid():
@@ -257,12 +268,18 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "sso/agency_sso.html",
         {
-            "agency": agency,
+            **agency_shell(
+                request,
+                agency,
+                is_admin=True,
+                parent_visible=agency.parent is not None and staff_scope(request.user).covers(agency.parent),
+            ),
             "idp": idp,
             "inherited": identity_provider_for_agency(agency) if idp is None else None,
             "certificates": certificates,
             "forms": forms,
             "problem": problem,
+            "dev_idp_available": settings.SSO_DEV_IDP,
             "acs_url": acs_url(request, agency.slug),
             "sp_entity_id": request.build_absolute_uri(
                 reverse("saml_metadata", kwargs={"organization_slug": agency.slug})
