@@ -150,11 +150,13 @@ def test_gsa_allocates_agency_connects_sso_splits_imports_employee_claims_and_se
         done = RosterImport.objects.get(pk=job.pk).processed_rows
         expect(bar).to_have_attribute("value", str(done))
         seen.append(done)
-        if len(seen) == 2:
+        if len(seen) == 1:
+            expect(page.get_by_text("2 of 5 lines (40%)")).to_be_visible()
             checked("agency-import-running")
 
-    roster_worker(job.uuid, batch_size=1, on_batch=browser_shows)
-    assert seen == sorted(seen) and len(set(seen)) >= 3, f"the bar should move step by step: {seen}"
+    # Two lines a batch: the browser's poll must show 2, then 4, then all 5 lines done.
+    roster_worker(job.uuid, batch_size=2, on_batch=browser_shows)
+    assert seen == [2, 4, 5]
     expect(page.get_by_role("heading", name="Imported")).to_be_visible()
     expect(page.get_by_text("4 added, 0 updated, 0 already up to date, 1 skipped.")).to_be_visible()
     checked("agency-import-done")
