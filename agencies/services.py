@@ -46,6 +46,27 @@ from core.errors import (
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 TXT_PREFIX = "ai-seats-verification="
+# Public mailbox providers: anyone can hold an address there, so no agency may claim them (a DNS
+# proof would fail anyway, but only after the administrator has waited for it).
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "gmx.com",
+        "zoho.com",
+    }
+)
 
 
 # --- agencies -------------------------------------------------------------------------------------
@@ -148,6 +169,11 @@ def check_domain_may_be_federal(domain: str) -> RegisteredDomain | None:
     """
     labels = domain.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    if PUBLIC_MAIL_DOMAINS.intersection(candidates):
+        raise DomainNotFederal(
+            f"{domain} is a public email service, not a federal agency's own domain. Add the domain "
+            "of your agency's work email addresses, such as agency.gov."
+        )
     registered = {r.domain: r for r in RegisteredDomain.objects.filter(domain__in=candidates)}
     for candidate in candidates:
         row = registered.get(candidate)
@@ -156,7 +182,8 @@ def check_domain_may_be_federal(domain: str) -> RegisteredDomain | None:
         if not row.is_federal_executive:
             raise DomainNotFederal(
                 f"{domain} is registered to {row.organization_name} ({row.domain_type}), "
-                "not to a federal executive agency, so it cannot be an agency email domain."
+                "not to a federal executive agency, so it cannot be an agency email domain. Add the "
+                "domain of your agency's work email addresses instead."
             )
         return row
     if domain.endswith(".gov"):

@@ -144,6 +144,20 @@ def agency_nav(request: HttpRequest, agency: Agency, *, is_admin: bool) -> list[
     return _mark_current(items, request.path)
 
 
+def agency_shell(
+    request: HttpRequest, agency: Agency, *, is_admin: bool, parent_visible: bool
+) -> dict[str, Any]:
+    """What agencies/_layout.html needs around an agency's page: side menu, breadcrumbs."""
+    nav = agency_nav(request, agency, is_admin=is_admin)
+    return {
+        "agency": agency,
+        "is_agency_admin": is_admin,
+        "agency_nav": nav,
+        "section": next((item.label for item in nav[1:] if item.current), ""),
+        "parent_agency": agency.parent if agency.parent_id and parent_visible else None,
+    }
+
+
 def portal(request: HttpRequest) -> dict[str, Any]:
     """Context processor: the header's links, computed only if a template asks for them."""
     return {"primary_nav": SimpleLazyObject(lambda: primary_nav(request))}

@@ -121,17 +121,17 @@ class AgencyPageMixin(StaffPageMixin):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         # Imported here: the navigation module builds on this one's helpers.
-        from core.navigation import agency_nav
+        from core.navigation import agency_shell
 
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        nav = agency_nav(self.request, self.agency, is_admin=self.is_agency_admin)
         parent = self.agency.parent if self.agency.parent_id else None
         context.update(
-            agency=self.agency,
-            is_agency_admin=self.is_agency_admin,
-            agency_nav=nav,
-            section=next((item.label for item in nav[1:] if item.current), ""),
-            parent_agency=parent if parent is not None and self.scope.covers(parent) else None,
+            agency_shell(
+                self.request,
+                self.agency,
+                is_admin=self.is_agency_admin,
+                parent_visible=parent is not None and self.scope.covers(parent),
+            )
         )
         return context
 

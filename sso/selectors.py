@@ -80,6 +80,28 @@ def claimable_allocations(employee: Employee, *, now: datetime | None = None):
     )
 
 
+def ended_pools(employee: Employee, *, except_programs: list[int], now: datetime | None = None):
+    """Per program with no open pool: the employee's nearest pool whose term has ended, if any.
+
+    One query; says why there is nothing to claim rather than leaving the page empty.
+    """
+    moment = now or timezone.now()
+    latest: dict[int, Allocation] = {}
+    pools = (
+        Allocation.objects.filter(
+            agency_id__in=employee.agency.ancestor_ids(),
+            program__is_active=True,
+            term_ends_at__lte=moment,
+        )
+        .exclude(program_id__in=except_programs)
+        .select_related("program", "agency")
+        .order_by("program__name", "-term_ends_at", "-agency__depth")
+    )
+    for allocation in pools:
+        latest.setdefault(allocation.program_id, allocation)
+    return list(latest.values())
+
+
 def claim_overview(employee: Employee) -> list[ProgramOption]:
     """Per program: the nearest pool, the employee's live seat, and their place on its waitlist.
 

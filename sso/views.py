@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from allauth.socialaccount.providers.base.constants import AuthProcess
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,8 +17,11 @@ from django.views.decorators.http import require_http_methods
 from agencies.models import Agency, Employee, RoleAssignment
 from agencies.selectors import user_scope
 from core.errors import AlreadyClaimed, DomainError, PoolExhausted, SignInRefused
+from core.navigation import agency_shell
+from core.portal import long_date, staff_scope
 from seats.models import Allocation, WaitlistEntry
 from seats.services import seat_claim, waitlist_join, waitlist_leave
+from sso import dev_idp
 from sso import metadata as idp_metadata
 from sso.forms import DiscoverForm, ManualIdpForm, MappingForm, MetadataUploadForm, MetadataUrlForm
 from sso.models import MAPPING_KEYS, IdentityProvider
@@ -27,6 +31,7 @@ from sso.selectors import (
     claim_overview,
     claimable_allocations,
     discover,
+    ended_pools,
     identity_provider_for_agency,
     waitlist_position,
 )
@@ -36,15 +41,74 @@ from sso.services import (
     identity_provider_set_mapping,
 )
 
+# Refusals that come from how the agency's IdP and AI Seats are set up, not from the person:
+# they cannot fix these by trying again, so the page says who can and what to change.
+_TRUST_REASONS = frozenset(
+    {
+        "invalid_signature",
+        "no_signature_found",
+        "no_signed_assertion",
+        "unsigned_assertion",
+        "wrong_number_of_signatures",
+        "wrong_number_of_signatures_in_assertion",
+        "wrong_number_of_signatures_in_response",
+        "wrong_signed_element",
+        "invalid_signed_element",
+        "deprecated_signature_method",
+        "deprecated_digest_method",
+        "wrong_issuer",
+        "issuer_not_found_in_assertion",
+        "encrypted_assertion",
+    }
+)
+_ADDRESS_REASONS = frozenset(
+    {
+        "wrong_audience",
+        "missing_audience",
+        "wrong_destination",
+        "empty_destination",
+        "missing_destination",
+        "wrong_recipient",
+        "missing_recipient",
+    }
+)
+
+
+def refusal_advice(reason: str, agency: Agency | None) -> tuple[str, str]:
+    """(heading, what to do) for a refused sign-in; an empty heading when it is not a setup problem."""
+    name = agency.name if agency else "your agency"
+    if reason in _TRUST_REASONS:
+        return (
+            f"{name}'s sign-in is not set up correctly for AI Seats",
+            f"AI Seats could not confirm that the answer came from {name}'s identity provider: it was "
+            "signed with a certificate, or in a way, that AI Seats was not given. This is not something "
+            f"you did wrong and trying again will not help. Tell {name}'s help desk; its AI Seats "
+            "administrator needs to upload the identity provider's current metadata on the Single "
+            "sign-on page of AI Seats.",
+        )
+    if reason in _ADDRESS_REASONS:
+        return (
+            f"{name}'s sign-in is not set up correctly for AI Seats",
+            f"{name}'s identity provider sent its answer for another service or address. This is not "
+            f"something you did wrong and trying again will not help. Tell {name}'s help desk; the "
+            "identity provider must use the service provider metadata AI Seats publishes (its "
+            "administrator can download it from the Single sign-on page of AI Seats).",
+        )
+    return "", ""
+
 
 def render_refusal(request: HttpRequest, exc: SignInRefused, idp: IdentityProvider | None) -> HttpResponse:
+    agency = idp.agency if idp else None
+    setup_problem, advice = refusal_advice(exc.reason, agency)
     return render(
         request,
         "sso/sign_in_refused.html",
         {
             "message": exc.message,
             "reason": exc.reason,
-            "agency": idp.agency if idp else None,
+            "agency": agency,
+            "setup_problem": setup_problem,
+            "advice": advice,
             "request_id": getattr(request, "request_id", ""),
         },
         status=exc.http_status,
@@ -117,7 +181,13 @@ def _claim_post(request: HttpRequest, employee: Employee) -> None:
     try:
         allocation = claimable_allocations(employee).get(uuid=request.POST.get("allocation"))
     except (Allocation.DoesNotExist, ValidationError, ValueError) as exc:
-        raise Http404("No such pool for you.") from exc
+        # The page was opened before the term ended: say so rather than answer "not found".
+        ended = ended_pools(employee, except_programs=[])
+        chosen = next((a for a in ended if str(a.uuid) == request.POST.get("allocation")), None)
+        if chosen is None:
+            raise Http404("No such pool for you.") from exc
+        messages.error(request, ended_term_message(chosen))
+        return
     try:
         seat = seat_claim(allocation=allocation, employee=employee, actor=request.user)
     except PoolExhausted:
@@ -143,6 +213,15 @@ def _claim_post(request: HttpRequest, employee: Employee) -> None:
         messages.success(request, f"Your {allocation.program} seat is {seat.get_state_display().lower()}.")
 
 
+def ended_term_message(allocation: Allocation) -> str:
+    ended_on = long_date(allocation.term_ends_at)
+    return (
+        f"{allocation.agency.name}'s {allocation.program} term ended on {ended_on}, so no seat "
+        "can be claimed from it now. Seats open again when the pool is renewed; your "
+        "agency's AI Seats administrator can tell you when."
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def claim_view(request: HttpRequest) -> HttpResponse:
@@ -156,10 +235,17 @@ def claim_view(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("claim")
+    options = claim_overview(employee)
+    ended = ended_pools(employee, except_programs=[o.allocation.program_id for o in options])
     return render(
         request,
         "sso/claim.html",
-        {"employee": employee, "options": claim_overview(employee), "now": timezone.now()},
+        {
+            "employee": employee,
+            "options": options,
+            "ended": [ended_term_message(allocation) for allocation in ended],
+            "now": timezone.now(),
+        },
     )
 
 
@@ -202,7 +288,7 @@ def _register_from(request: HttpRequest, action: str):
 @require_http_methods(["GET", "POST"])
 def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
     scope = user_scope(request.user, roles=ADMIN_ROLES)
-    agency = get_object_or_404(scope.filter_agencies(Agency.objects.all()), slug=slug)
+    agency = get_object_or_404(scope.filter_agencies(Agency.objects.select_related("parent")), slug=slug)
     idp = (
         IdentityProvider.objects.filter(agency=agency)
         .select_related("social_app")
@@ -230,6 +316,13 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
                         messages.warning(request, warning)
                     return redirect("sso:agency_sso", slug=agency.slug)
                 status = 400
+            elif action == "dev_idp" and settings.SSO_DEV_IDP:
+                idp = dev_idp.register(agency=agency, actor=request.user)
+                messages.success(
+                    request,
+                    f"{agency.name} now signs in through the development IdP. Use Test sign-in to try it.",
+                )
+                return redirect("sso:agency_sso", slug=agency.slug)
             elif action == "mapping" and idp is not None:
                 forms["mapping"] = MappingForm(request.POST)
                 if forms["mapping"].is_valid():
@@ -257,12 +350,18 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "sso/agency_sso.html",
         {
-            "agency": agency,
+            **agency_shell(
+                request,
+                agency,
+                is_admin=True,
+                parent_visible=agency.parent is not None and staff_scope(request.user).covers(agency.parent),
+            ),
             "idp": idp,
             "inherited": identity_provider_for_agency(agency) if idp is None else None,
             "certificates": certificates,
             "forms": forms,
             "problem": problem,
+            "dev_idp_available": settings.SSO_DEV_IDP,
             "acs_url": acs_url(request, agency.slug),
             "sp_entity_id": request.build_absolute_uri(
                 reverse("saml_metadata", kwargs={"organization_slug": agency.slug})

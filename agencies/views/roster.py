@@ -96,10 +96,12 @@ class EmployeeView(AgencyPageMixin, TemplateView):
                 "allocation__agency", "allocation__program"
             )
         )
+        # The person's own record and their seats: a revoke or claim belongs in their history too.
         history = list(
-            AuditEvent.objects.filter(target_type="agencies.employee", target_id=str(employee.pk)).order_by(
-                "-occurred_at", "-id"
-            )[:20]
+            AuditEvent.objects.filter(
+                Q(target_type="agencies.employee", target_id=str(employee.pk))
+                | Q(target_type="seats.seat", target_id__in=[str(seat.pk) for seat in seats])
+            ).order_by("-occurred_at", "-id")[:20]
         )
         return super().get_context_data(
             employee=employee, seats=seats, waiting=waiting, history=history, **kwargs

@@ -307,3 +307,26 @@ def test_a_metadata_url_typed_on_the_page_may_not_reach_this_network(admin_clien
     https_url = url.replace("http://", "https://")
     response = admin_client.post(page(), {"action": "url", "metadata_url": https_url}, HTTP_HOST=HOST)
     assert response.status_code == 400 and b"private address" in response.content
+
+
+def test_in_development_the_admin_connects_the_development_idp_from_the_page(
+    admin_client, department, settings, tmp_path
+):
+    settings.SSO_DEV_IDP = True
+    settings.VAR_DIR = tmp_path  # the development IdP's key pair
+    settings.SITE_URL = f"http://{HOST}"
+    assert b"Use the development IdP" in admin_client.get(page(), HTTP_HOST=HOST).content
+    response = admin_client.post(page(), {"action": "dev_idp"}, HTTP_HOST=HOST, follow=True)
+    assert b"now signs in through the development IdP" in response.content
+    idp = IdentityProvider.objects.get(agency=department)
+    assert idp.is_development and idp.entity_id == "urn:ai-seats:dev-idp:doe-x"
+    assert AuditEvent.objects.filter(
+        verb="sso.idp.register", actor_id=admin_client.session["_auth_user_id"]
+    ).exists()
+
+
+def test_without_the_development_idp_the_page_neither_offers_nor_accepts_it(admin_client, settings):
+    settings.SSO_DEV_IDP = False
+    assert b"Use the development IdP" not in admin_client.get(page(), HTTP_HOST=HOST).content
+    assert admin_client.post(page(), {"action": "dev_idp"}, HTTP_HOST=HOST).status_code == 404
+    assert not IdentityProvider.objects.exists()
