@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.api.errors import api_not_found
 
 from core import views as core_views
 from sso import views as sso_views
@@ -16,6 +19,10 @@ urlpatterns = [
     path("gsa/", include("seats.gsa_urls")),
     path("agencies/", include("agencies.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("core.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
     # The hardened SAML ACS first: it answers allauth's acs/ and acs/finish/ paths.
     path("accounts/", include("sso.saml_urls")),
     path("accounts/", include("allauth.urls")),
