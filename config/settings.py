@@ -248,7 +248,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api.paging.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.api.paging.ApiCursorPagination",
-    "DEFAULT_THROTTLE_CLASSES": ["core.api.paging.ApiUserRateThrottle", "core.api.paging.ApiAnonRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api.paging.ApiUserRateThrottle",
+        "core.api.paging.ApiAnonRateThrottle",
+    ],
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }

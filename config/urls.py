@@ -3,9 +3,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.api.errors import api_not_found
-
 from core import views as core_views
+from core.api.errors import api_not_found
 from sso import views as sso_views
 
 admin.site.site_header = "AI Seats administration"

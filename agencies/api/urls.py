@@ -12,5 +12,7 @@ urlpatterns = [
     path("employees/", views.EmployeeListCreateApi.as_view(), name="employee-list"),
     path("employees/<uuid:employee_id>/", views.EmployeeDetailApi.as_view(), name="employee-detail"),
     path("role-assignments/", views.RoleAssignmentListCreateApi.as_view(), name="role-assignment-list"),
-    path("role-assignments/<int:pk>/", views.RoleAssignmentDetailApi.as_view(), name="role-assignment-detail"),
+    path(
+        "role-assignments/<int:pk>/", views.RoleAssignmentDetailApi.as_view(), name="role-assignment-detail"
+    ),
 ]

@@ -137,7 +137,9 @@ class DomainListCreateApi(FilteredListMixin, generics.ListAPIView):
     filter_serializer = DomainFilters
 
     class InputSerializer(serializers.Serializer):
-        agency = ScopedSlugRelatedField(slug_field="slug", queryset=Agency.objects.all(), scoped=admin_agencies)
+        agency = ScopedSlugRelatedField(
+            slug_field="slug", queryset=Agency.objects.all(), scoped=admin_agencies
+        )
         domain = serializers.CharField(max_length=253)
 
     def get_queryset(self) -> QuerySet[AgencyDomain]:
@@ -181,7 +183,9 @@ class DomainVerifyApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         row = generics.get_object_or_404(visible_domains(request), pk=pk)
         if row.verified_at is None:
-            row = agency_domain_verify(agency_domain=row, txt_records=txt_records(row.domain), actor=request.user)
+            row = agency_domain_verify(
+                agency_domain=row, txt_records=txt_records(row.domain), actor=request.user
+            )
         return Response(AgencyDomainSerializer(row).data)
 
 
@@ -209,7 +213,9 @@ class EmployeeListCreateApi(FilteredListMixin, generics.ListAPIView):
     ordering = "email"
 
     class InputSerializer(serializers.Serializer):
-        agency = ScopedSlugRelatedField(slug_field="slug", queryset=Agency.objects.all(), scoped=staff_agencies)
+        agency = ScopedSlugRelatedField(
+            slug_field="slug", queryset=Agency.objects.all(), scoped=staff_agencies
+        )
         email = serializers.EmailField(max_length=254)
         given_name = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
         family_name = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)

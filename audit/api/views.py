@@ -85,7 +85,12 @@ class AuditFilterMixin(FilteredListMixin):
         wanted = self.filters()
         if "agency" in wanted:
             qs = subtree_filter(qs, self.request, wanted["agency"])
-        exact = {"verb": "verb", "actor": "actor_label", "target_type": "target_type", "target_id": "target_id"}
+        exact = {
+            "verb": "verb",
+            "actor": "actor_label",
+            "target_type": "target_type",
+            "target_id": "target_id",
+        }
         for name, column in exact.items():
             if name in wanted:
                 qs = qs.filter(**{column: wanted[name]})
@@ -127,7 +132,9 @@ class CsvRenderer(renderers.BaseRenderer):
     format = "csv"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
         return json.dumps(data).encode("utf-8")
 
 
@@ -159,7 +166,10 @@ def csv_rows(events: QuerySet[AuditEvent], limit: int) -> Iterator[str]:
         values[9] = "" if values[9] is None else json.dumps(values[9], sort_keys=True)
         # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
         yield writer.writerow(
-            [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else ("" if v is None else v) for v in values]
+            [
+                f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else ("" if v is None else v)
+                for v in values
+            ]
         )
 
 
@@ -171,7 +181,11 @@ class AuditEventExportApi(AuditFilterMixin, APIView):
 
     @extend_schema(
         parameters=[AuditFilters],
-        responses={(200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description="CSV, one row an event.")},
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="CSV, one row an event."
+            )
+        },
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         events = self.filtered_events().order_by("-id")

@@ -4,7 +4,9 @@ from billing.api import views
 
 urlpatterns = [
     path("renewal-orders/", views.RenewalOrderListCreateApi.as_view(), name="renewal-order-list"),
-    path("renewal-orders/<uuid:order_id>/", views.RenewalOrderDetailApi.as_view(), name="renewal-order-detail"),
+    path(
+        "renewal-orders/<uuid:order_id>/", views.RenewalOrderDetailApi.as_view(), name="renewal-order-detail"
+    ),
     path(
         "renewal-orders/<uuid:order_id>/cancel/",
         views.RenewalOrderCancelApi.as_view(),

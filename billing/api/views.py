@@ -87,7 +87,9 @@ class RenewalOrderListCreateApi(FilteredListMixin, generics.ListAPIView):
         allocation = ScopedUUIDRelatedField(queryset=Allocation.objects.all(), scoped=renewable_allocations)
         seats = serializers.IntegerField(min_value=1, max_value=10_000_000)
         purchase_order = serializers.CharField(max_length=140, required=False, default="", allow_blank=True)
-        line_of_accounting = serializers.CharField(max_length=140, required=False, default="", allow_blank=True)
+        line_of_accounting = serializers.CharField(
+            max_length=140, required=False, default="", allow_blank=True
+        )
         billing_email = serializers.EmailField(required=False, default="", allow_blank=True)
 
     def get_queryset(self) -> QuerySet[RenewalOrder]:
@@ -112,7 +114,8 @@ class RenewalOrderListCreateApi(FilteredListMixin, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         order = renewal_request(actor=request.user, **data.validated_data)
         return Response(
-            RenewalOrderSerializer(visible_orders(request).get(pk=order.pk)).data, status=status.HTTP_201_CREATED
+            RenewalOrderSerializer(visible_orders(request).get(pk=order.pk)).data,
+            status=status.HTTP_201_CREATED,
         )
 
 

@@ -82,7 +82,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("invalid_input", "Some fields are not valid; see errors.", flatten(exc.detail))
     else:
-        detail = exc.detail if isinstance(exc.detail, str) else "; ".join(flatten(exc.detail).get("non_field_errors", []))
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, str)
+            else "; ".join(flatten(exc.detail).get("non_field_errors", []))
+        )
         code = getattr(exc.detail, "code", None) if isinstance(exc.detail, str) else None
         generic = _code(exc)
         # A view's own code (``PermissionDenied(code="token_read_only")``) beats the generic one.

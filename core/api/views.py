@@ -61,7 +61,9 @@ class ApiTokensApi(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, operation_id="api_tokens_create")
+    @extend_schema(
+        request=InputSerializer, responses={201: OutputSerializer}, operation_id="api_tokens_create"
+    )
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, ApiToken):
             # A token must not mint tokens: a leaked one could otherwise outlive its own expiry.
@@ -81,5 +83,3 @@ class ApiTokenRevokeApi(APIView):
         token = generics.get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
         api_token_revoke(token=token, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-

@@ -74,7 +74,9 @@ class ScimTokenListCreateApi(FilteredListMixin, generics.ListAPIView):
     filter_serializer = ScimTokenFilters
 
     class InputSerializer(serializers.Serializer):
-        agency = ScopedSlugRelatedField(slug_field="slug", queryset=Agency.objects.all(), scoped=admin_agencies)
+        agency = ScopedSlugRelatedField(
+            slug_field="slug", queryset=Agency.objects.all(), scoped=admin_agencies
+        )
         name = serializers.CharField(max_length=100)
         rate_limit_per_minute = serializers.IntegerField(
             required=False, allow_null=True, default=None, min_value=1, max_value=100_000

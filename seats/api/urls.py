@@ -7,9 +7,13 @@ urlpatterns = [
     path("programs/<slug:slug>/", views.ProgramDetailApi.as_view(), name="program-detail"),
     path("allocations/", views.AllocationListCreateApi.as_view(), name="allocation-list"),
     path("allocations/<uuid:allocation_id>/", views.AllocationDetailApi.as_view(), name="allocation-detail"),
-    path("allocations/<uuid:allocation_id>/split/", views.AllocationSplitApi.as_view(), name="allocation-split"),
     path(
-        "allocations/<uuid:allocation_id>/resize/", views.AllocationResizeApi.as_view(), name="allocation-resize"
+        "allocations/<uuid:allocation_id>/split/", views.AllocationSplitApi.as_view(), name="allocation-split"
+    ),
+    path(
+        "allocations/<uuid:allocation_id>/resize/",
+        views.AllocationResizeApi.as_view(),
+        name="allocation-resize",
     ),
     path("seats/", views.SeatListApi.as_view(), name="seat-list"),
     path("seats/claim/", views.SeatClaimApi.as_view(), name="seat-claim"),

@@ -176,7 +176,9 @@ class AllocationSplitApi(APIView):
     permission_classes = allow(IsAdmin)
 
     class InputSerializer(serializers.Serializer):
-        agency = ScopedSlugRelatedField(slug_field="slug", queryset=Agency.objects.all(), scoped=admin_agencies)
+        agency = ScopedSlugRelatedField(
+            slug_field="slug", queryset=Agency.objects.all(), scoped=admin_agencies
+        )
         quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
 
     @extend_schema(request=InputSerializer, responses={201: AllocationSerializer})
@@ -203,7 +205,9 @@ class AllocationResizeApi(APIView):
     def post(self, request: Request, allocation_id: str) -> Response:
         allocation = generics.get_object_or_404(administered_allocations(request), uuid=allocation_id)
         scope = admin_scope(request.user)
-        sizes_it = scope.is_global or (allocation.parent is not None and scope.covers(allocation.parent.agency))
+        sizes_it = scope.is_global or (
+            allocation.parent is not None and scope.covers(allocation.parent.agency)
+        )
         if not sizes_it:
             raise NotFound("No pool with this id that you size.")
         data = self.InputSerializer(data=request.data)
@@ -301,9 +305,13 @@ class SeatClaimApi(APIView):
         if employee is None:
             employee = Employee.objects.filter(user=request.user).select_related("agency").first()
             if employee is None:
-                raise serializers.ValidationError({"employee": ["You are not on any roster; name the employee."]})
+                raise serializers.ValidationError(
+                    {"employee": ["You are not on any roster; name the employee."]}
+                )
         seat = seat_claim(allocation=data.validated_data["allocation"], employee=employee, actor=request.user)
-        return Response(SeatSerializer(visible_seats(request).get(pk=seat.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SeatSerializer(visible_seats(request).get(pk=seat.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 def _seat_in(scoped: QuerySet[Seat], seat_id: str) -> Seat:
@@ -420,5 +428,3 @@ class UtilizationReportApi(APIView):
             "bureau_pools": bureau_rows,
         }
         return Response(UtilizationReportSerializer(body).data)
-
-
