@@ -71,7 +71,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
 
 
 class ApiAutoSchema(AutoSchema):
-    """Names nested serializers after their view: ``SeatClaimApi.InputSerializer`` is ``SeatClaimApiInput``."""
+    """Names nested serializers after their view (``SeatClaimApi.InputSerializer``: ``SeatClaimApiInput``)."""
 
     def get_serializer_name(self, serializer: Any, direction: str) -> str:
         return type(serializer).__qualname__.replace(".", "")
