@@ -187,6 +187,13 @@ class AuditEventExportApi(AuditFilterMixin, APIView):
             )
         },
     )
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response):
+            # Errors are JSON whatever the client asked for: the CSV renderer only opens the door.
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def get(self, request: Request) -> StreamingHttpResponse:
         events = self.filtered_events().order_by("-id")
         limit = int(getattr(settings, "AUDIT_EXPORT_MAX_ROWS", 100_000))

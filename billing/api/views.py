@@ -31,6 +31,9 @@ class RenewalOrderSerializer(serializers.ModelSerializer):
     agency = AgencyRefSerializer(read_only=True)
     program = ProgramRefSerializer(read_only=True)
     allocation = serializers.UUIDField(source="allocation.uuid", read_only=True)
+    # Empty until known: plain strings, since "" is neither an e-mail address nor a URI.
+    billing_email = serializers.CharField(read_only=True)
+    hosted_invoice_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = RenewalOrder
