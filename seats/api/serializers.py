@@ -10,7 +10,9 @@ from seats.models import Allocation, Program, Seat
 
 class ProgramSerializer(serializers.ModelSerializer):
     # Blank when the program has none: a plain string, since "" is not a URI.
-    workspace_url = serializers.CharField(read_only=True, help_text="Where employees reach the vendor, or empty.")
+    workspace_url = serializers.CharField(
+        read_only=True, help_text="Where employees reach the vendor, or empty."
+    )
 
     class Meta:
         model = Program

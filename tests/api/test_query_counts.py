@@ -13,7 +13,7 @@ from core.api_tokens import api_token_create
 from provisioning.scim.tokens import scim_token_create
 from seats.services import seat_claim
 from tests.api.conftest import SYSTEM
-from tests.factories import AllocationFactory, AgencyFactory, ProgramFactory, UserFactory
+from tests.factories import AgencyFactory, AllocationFactory, ProgramFactory, UserFactory
 
 # Path: queries for one page, as a GSA administrator with a token (token lookup and role lookup
 # included). A number moving here means a list started to cost more: find out why before updating.
@@ -71,7 +71,9 @@ def queries_for(client, path: str) -> int:
 
 
 @pytest.mark.parametrize("path", sorted(LISTS))
-def test_a_list_costs_the_same_queries_with_six_times_the_rows(world, bearer, path, django_assert_num_queries):
+def test_a_list_costs_the_same_queries_with_six_times_the_rows(
+    world, bearer, path, django_assert_num_queries
+):
     client = bearer(world.users["gsa_admin"])
     client.get("/api/v1/programs/")  # the token's last_used_at moves once a minute at most: move it now
     assert queries_for(client, path) == LISTS[path]

@@ -115,7 +115,10 @@ def run_operation(operation: Any, world: Any, headers: dict[str, str], label: st
         except (Exception, BaseExceptionGroup) as exc:  # every failure is reported with its operation
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
 
-    for mode, examples in ((GenerationMode.POSITIVE, POSITIVE_EXAMPLES), (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES)):
+    for mode, examples in (
+        (GenerationMode.POSITIVE, POSITIVE_EXAMPLES),
+        (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES),
+    ):
         test = hypothesis.settings(
             max_examples=examples,
             derandomize=True,
@@ -141,7 +144,9 @@ def test_the_api_answers_every_generated_request_within_its_schema(world, in_pro
 
     started = time.monotonic()
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
-    secret = api_token_create(user=world.users[role], name="schemathesis", scope="read_write", actor=SYSTEM).secret
+    secret = api_token_create(
+        user=world.users[role], name="schemathesis", scope="read_write", actor=SYSTEM
+    ).secret
     headers = {"Authorization": f"Bearer {secret}", "Host": "localhost"}
     failures: list[str] = []
     operations = 0
@@ -151,7 +156,9 @@ def test_the_api_answers_every_generated_request_within_its_schema(world, in_pro
         failures.extend(run_operation(operation, world, headers, role))
     SECONDS[role] = int(time.monotonic() - started)
     statuses = sorted((status, n) for (who, status), n in STATUSES.items() if who == role)
-    print(f"\nschemathesis as {role}: {CASES[role]} cases, {operations} operations, {SECONDS[role]} s: {statuses}")
+    print(
+        f"\nschemathesis as {role}: {CASES[role]} cases, {operations} operations, {SECONDS[role]} s: {statuses}"
+    )
     assert operations >= 48
     assert not failures, "\n\n".join(failures[:20])
 
