@@ -11,6 +11,7 @@ the code behind the 404 runs too.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from typing import Any
@@ -128,10 +129,9 @@ def run_operation(operation: Any, world: Any, headers: dict[str, str], label: st
             suppress_health_check=list(HealthCheck),
         )(hypothesis.given(case=operation.as_strategy(generation_mode=mode))(one))
         with transaction.atomic():
-            try:
+            # Some operations cannot be made wrong in a given mode (nothing to negate): that is fine.
+            with contextlib.suppress(hypothesis.errors.Unsatisfiable):
                 test()
-            except hypothesis.errors.Unsatisfiable:
-                pass  # some operations have no way to be wrong in a given mode (no parameters)
             transaction.set_rollback(True)
     return failures
 
@@ -156,9 +156,8 @@ def test_the_api_answers_every_generated_request_within_its_schema(world, in_pro
         failures.extend(run_operation(operation, world, headers, role))
     SECONDS[role] = int(time.monotonic() - started)
     statuses = sorted((status, n) for (who, status), n in STATUSES.items() if who == role)
-    print(
-        f"\nschemathesis as {role}: {CASES[role]} cases, {operations} operations, {SECONDS[role]} s: {statuses}"
-    )
+    summary = f"{CASES[role]} cases, {operations} operations, {SECONDS[role]} s"
+    print(f"\nschemathesis as {role}: {summary}; statuses {statuses}")
     assert operations >= 48
     assert not failures, "\n\n".join(failures[:20])
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         token = issued.token
         self.stderr.write(
-            f"Token {token.prefix}… for {user.get_username()} ({token.scope}), expires {token.expires_at:%Y-%m-%d}. "
-            "It is shown once; store it now."
+            f"Token {token.prefix}… for {user.get_username()} ({token.scope}), "
+            f"expires {token.expires_at:%Y-%m-%d}. It is shown once; store it now."
         )
         self.stdout.write(issued.secret)
