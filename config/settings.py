@@ -260,6 +260,8 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
 API_ANON_RATE_LIMIT = env_str("API_ANON_RATE_LIMIT", "120/min")
 # JSON bodies larger than this are refused with a 413 before they are parsed.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 65_536)
+# Rows in one CSV export of the audit trail (narrow it with filters for more).
+AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 100_000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Seats API",
     "DESCRIPTION": (
