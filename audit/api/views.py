@@ -179,14 +179,6 @@ class AuditEventExportApi(AuditFilterMixin, APIView):
     permission_classes = allow(IsAdmin)
     renderer_classes = [renderers.JSONRenderer, CsvRenderer]
 
-    @extend_schema(
-        parameters=[AuditFilters],
-        responses={
-            (200, "text/csv"): OpenApiResponse(
-                response=OpenApiTypes.STR, description="CSV, one row an event."
-            )
-        },
-    )
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(response, Response):
             # Errors are JSON whatever the client asked for: the CSV renderer only opens the door.
@@ -194,6 +186,15 @@ class AuditEventExportApi(AuditFilterMixin, APIView):
             request.accepted_media_type = "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 
+    @extend_schema(
+        operation_id="audit_events_export",
+        parameters=[AuditFilters],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="CSV, one row an event."
+            )
+        },
+    )
     def get(self, request: Request) -> StreamingHttpResponse:
         events = self.filtered_events().order_by("-id")
         limit = int(getattr(settings, "AUDIT_EXPORT_MAX_ROWS", 100_000))
