@@ -45,3 +45,17 @@ class ScopedUUIDRelatedField(ScopedSlugRelatedField):
         except (TypeError, ValueError, AttributeError):
             self.fail("invalid")
         return super().to_internal_value(str(value))
+
+
+class TermDateTimeField(serializers.DateTimeField):
+    """A date a term or program starts or ends: this century or the next, so term arithmetic never
+    runs off the calendar (year 9999 plus twelve months is no date)."""
+
+    EARLIEST = 2000
+    LATEST = 2199
+
+    def to_internal_value(self, value: Any) -> Any:
+        parsed = super().to_internal_value(value)
+        if not self.EARLIEST <= parsed.year <= self.LATEST:
+            raise serializers.ValidationError(f"Give a date between {self.EARLIEST} and {self.LATEST}.")
+        return parsed

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import parsers, throttling
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.pagination import CursorPagination
 
 from core.api.errors import PayloadTooLarge
@@ -21,6 +22,20 @@ class ApiCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-id"
+
+    def decode_cursor(self, request: Any) -> Any:
+        cursor = super().decode_cursor(request)
+        # A cursor is ours only if it came from a ``next`` link; a forged one must not reach SQL.
+        if cursor is not None and cursor.position is not None and "\x00" in cursor.position:
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (ValueError, TypeError, DjangoValidationError) as exc:
+            # A forged position that is not a value of the ordering field ("abc" for an id).
+            raise NotFound(self.invalid_cursor_message) from exc
 
 
 def max_body_bytes() -> int:

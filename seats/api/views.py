@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from agencies.api.views import admin_agencies, staff_agencies, subtree_filter, visible_employees
 from agencies.models import Agency, Employee
-from core.api.fields import ScopedSlugRelatedField, ScopedUUIDRelatedField
+from core.api.fields import ScopedSlugRelatedField, ScopedUUIDRelatedField, TermDateTimeField
 from core.api.permissions import IsAdmin, IsGsaAdmin, IsGsaAdminToWrite, IsStaff, allow
 from core.api.views import FilteredListMixin
 from core.portal import admin_scope, staff_scope
@@ -64,8 +64,8 @@ class ProgramListCreateApi(generics.ListAPIView):
         term_months = serializers.IntegerField(min_value=1, max_value=120, default=12)
         price_per_agency = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
         price_per_seat = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
-        starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-        ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        starts_at = TermDateTimeField(required=False, allow_null=True, default=None)
+        ends_at = TermDateTimeField(required=False, allow_null=True, default=None)
         renewal_terms = serializers.CharField(required=False, default="", allow_blank=True, max_length=5000)
         workspace_url = serializers.URLField(required=False, default="", allow_blank=True)
 
@@ -90,7 +90,7 @@ class ProgramDetailApi(generics.RetrieveAPIView):
         description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
         workspace_url = serializers.URLField(required=False, allow_blank=True)
         renewal_terms = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-        ends_at = serializers.DateTimeField(required=False, allow_null=True)
+        ends_at = TermDateTimeField(required=False, allow_null=True)
         is_active = serializers.BooleanField(required=False)
 
     @extend_schema(request=InputSerializer, responses={200: ProgramSerializer})
@@ -130,7 +130,7 @@ class AllocationListCreateApi(FilteredListMixin, generics.ListAPIView):
         program = serializers.SlugRelatedField(slug_field="slug", queryset=Program.objects.all())
         agency = serializers.SlugRelatedField(slug_field="slug", queryset=Agency.objects.all())
         quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
-        term_starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        term_starts_at = TermDateTimeField(required=False, allow_null=True, default=None)
 
     def get_queryset(self) -> QuerySet[Allocation]:
         qs = visible_allocations(self.request).order_by("-id")

@@ -330,3 +330,15 @@ def test_the_utilization_report_counts_bureau_pools_in_their_department(world, a
     assert pool["claimed"] == 3 and pool["bureau_pools"] == 1
     assert report["bureau_pools"][0]["claimed"] == 1
     assert report["totals"]["allocated"] == 15
+
+
+def test_a_pool_term_far_beyond_the_calendar_is_a_field_error(world, gsa):
+    body = {
+        "program": world.program.slug,
+        "agency": world.other_department.slug,
+        "quantity": 5,
+        "term_starts_at": "9999-12-01T00:00:00Z",
+    }
+    response = gsa.post("/api/v1/allocations/", body, format="json")
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"term_starts_at"}
+    assert not Allocation.objects.filter(agency=world.other_department).exists()

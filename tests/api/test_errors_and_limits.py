@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -143,3 +144,21 @@ def test_the_docs_page_loads_swagger_ui_from_our_own_static_files(world):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "://" not in html.split("<body")[0].replace("http://www.w3.org", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "position", "expected"),
+    [
+        ("/api/v1/seats/", b"abc", 404),  # ordered by id: not a number
+        ("/api/v1/audit-events/", b"2026-13-99", 404),
+        ("/api/v1/seats/", b"12\x00", 404),
+        ("/api/v1/employees/", b"abc\x00", 404),  # a NUL never reaches the database
+        ("/api/v1/employees/", b"bob@examples.gov", 200),  # ordered by email: any text is a position
+    ],
+)
+def test_a_cursor_with_a_forged_position_is_a_404_not_a_crash(world, bearer, path, position, expected):
+    cursor = base64.b64encode(b"o=0&r=0&p=" + position).decode()
+    response = bearer(world.users["gsa_admin"]).get(path, {"cursor": cursor})
+    assert response.status_code == expected, response.content
+    if expected == 404:
+        assert response.json()["code"] == "not_found"
