@@ -40,8 +40,8 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-POSITIVE_EXAMPLES = 20
-NEGATIVE_EXAMPLES = 8
+POSITIVE_EXAMPLES = 16
+NEGATIVE_EXAMPLES = 6
 MINIMUM_CASES = 1000
 CASES: Counter[str] = Counter()
 SECONDS: Counter[str] = Counter()
