@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -235,16 +236,53 @@ SCIM_RATE_LIMIT_PER_MINUTE = env_int("SCIM_RATE_LIMIT_PER_MINUTE", 600)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Tokens first: their WWW-Authenticate header makes a missing credential a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "core.api.permissions.TokenScope",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["core.api.paging.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.paging.ApiCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api.paging.ApiUserRateThrottle",
+        "core.api.paging.ApiAnonRateThrottle",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
+# Requests a minute per person across their sessions and tokens, and per address when anonymous.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+API_ANON_RATE_LIMIT = env_str("API_ANON_RATE_LIMIT", "120/min")
+# JSON bodies larger than this are refused with a 413 before they are parsed.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 65_536)
+# Rows in one CSV export of the audit trail (narrow it with filters for more).
+AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 100_000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Seats API",
-    "DESCRIPTION": "Seat pools, seats and employees of the government-wide enterprise AI rollout.",
+    "DESCRIPTION": (
+        "Seat pools, seats, employees and renewals of the government-wide enterprise AI rollout. "
+        "Authenticate with a personal API token (`Authorization: Bearer ais_...`) or the portal session. "
+        "Every error has the shape `{code, detail, errors}`; an object outside your scope is a 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.add_error_responses",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- security -------------------------------------------------------------------------------

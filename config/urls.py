@@ -1,8 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import token_pages
 from core import views as core_views
+from core.api.errors import api_not_found
 from sso import views as sso_views
 
 admin.site.site_header = "AI Seats administration"
@@ -16,6 +19,11 @@ urlpatterns = [
     path("gsa/", include("seats.gsa_urls")),
     path("agencies/", include("agencies.urls")),
     path("admin/", admin.site.urls),
+    path("account/api-tokens/", token_pages.api_tokens, name="api_tokens"),
+    path("api/v1/", include("core.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
     # The hardened SAML ACS first: it answers allauth's acs/ and acs/finish/ paths.
     path("accounts/", include("sso.saml_urls")),
     path("accounts/", include("allauth.urls")),

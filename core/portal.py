@@ -59,8 +59,13 @@ def staff_scope(user: Any) -> Scope:
 
 
 def admin_scope(user: Any) -> Scope:
-    """The agencies a user may change pools, domains and policy of."""
-    return user_scope(user, roles=ADMIN_ROLES)
+    """The agencies a user may change pools, domains and policy of.
+
+    Like ``staff_scope``, never the employee's own-record scope: ``user_scope`` adds that for anyone
+    on a roster, and ``filter_agencies`` would turn it into the employee's own agency.
+    """
+    scope = user_scope(user, roles=ADMIN_ROLES)
+    return scope if scope.is_global or scope.paths else Scope()
 
 
 class StaffPageMixin(LoginRequiredMixin):

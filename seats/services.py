@@ -87,6 +87,8 @@ def program_create(
     if ends_at is not None and ends_at <= starts_at:
         raise InvalidInput("The program must end after it starts.")
     slug = slugify(slug or name)[:80]
+    if not slug:
+        raise InvalidInput("Give the program a name (or short name) with letters or digits in it.")
     if Program.objects.filter(slug=slug).exists():
         raise InvalidInput(f"A program called {slug!r} exists already; choose another name.")
     with transaction.atomic():

@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from agencies.models import RoleAssignment
 
-PROTECTED_PREFIXES = ("/admin/", "/api/", "/gsa/", "/agencies/")
+# /account/api-tokens/ mints API credentials: staff confirm their second factor before it, too.
+PROTECTED_PREFIXES = ("/admin/", "/api/", "/gsa/", "/agencies/", "/account/")
 API_PREFIXES = ("/api/",)
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 

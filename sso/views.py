@@ -14,11 +14,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from agencies.models import Agency, Employee, RoleAssignment
-from agencies.selectors import user_scope
+from agencies.models import Agency, Employee
 from core.errors import AlreadyClaimed, DomainError, PoolExhausted, SignInRefused
 from core.navigation import agency_shell
-from core.portal import long_date, staff_scope
+from core.portal import admin_scope, long_date, staff_scope
 from seats.models import Allocation, WaitlistEntry
 from seats.services import seat_claim, waitlist_join, waitlist_leave
 from sso import dev_idp
@@ -250,7 +249,6 @@ def claim_view(request: HttpRequest) -> HttpResponse:
 
 
 # --- the agency administrator's page ------------------------------------------------------------
-ADMIN_ROLES = (RoleAssignment.Role.GSA_ADMIN, RoleAssignment.Role.AGENCY_ADMIN)
 
 
 def _register_from(request: HttpRequest, action: str):
@@ -287,7 +285,7 @@ def _register_from(request: HttpRequest, action: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
-    scope = user_scope(request.user, roles=ADMIN_ROLES)
+    scope = admin_scope(request.user)
     agency = get_object_or_404(scope.filter_agencies(Agency.objects.select_related("parent")), slug=slug)
     idp = (
         IdentityProvider.objects.filter(agency=agency)

@@ -1,6 +1,6 @@
 """Agency administrators' pages: SCIM tokens (create, rotate, revoke) and group-to-pool mappings.
 
-Every page starts from the agencies the signed-in user administers (``user_scope`` with the
+Every page starts from the agencies the signed-in user administers (``admin_scope``: the
 GSA and agency administrator roles): any other agency is a 404, never a 403.
 """
 
@@ -15,19 +15,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from agencies.models import Agency, RoleAssignment
-from agencies.selectors import user_scope
+from agencies.models import Agency
 from core.errors import DomainError
+from core.portal import admin_scope
 from provisioning.scim import grants, tokens
 from provisioning.scim.models import ScimGroup, ScimGroupPool, ScimSeatGrant, ScimToken
 from seats.models import Allocation, WaitlistEntry
 
-ADMIN_ROLES = (RoleAssignment.Role.GSA_ADMIN, RoleAssignment.Role.AGENCY_ADMIN)
 OVERLAPS = {"0": timedelta(0), "1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 
 def _administered(request: HttpRequest, slug: str) -> Agency:
-    scope = user_scope(request.user, roles=ADMIN_ROLES)
+    scope = admin_scope(request.user)
     return get_object_or_404(scope.filter_agencies(Agency.objects.filter(slug=slug)))
 
 
