@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- security -------------------------------------------------------------------------------
+# Database sessions, minus the statements that buy nothing (see core/sessions.py).
+SESSION_ENGINE = "core.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)
 SECURE_CONTENT_TYPE_NOSNIFF = True
