@@ -442,6 +442,7 @@ def _sign_in(
                     external_id=uid,
                     employee_number=number,
                     user=user,
+                    domain_owner=owner,
                 )
                 employee_created = True
             elif employee.user_id is None:

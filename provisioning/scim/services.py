@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agencies import lifecycle
-from agencies.models import Agency, Employee
-from agencies.services import check_email_belongs, employee_create, employee_update, normalize_email
+from agencies.models import Agency, AgencyDomain, Employee
+from agencies.selectors import agency_domain_for_email
+from agencies.services import check_domain_owner, employee_create, employee_update, normalize_email
 from audit.actors import ActorLike
 from audit.services import audit_record
 from core.errors import EmployeeExists, InvalidInput
@@ -135,9 +136,9 @@ def _profile_write(
     return profile
 
 
-def _default_agency(token_agency: Agency, email: str) -> Agency:
-    owner = check_email_belongs(agency=token_agency, email=email)
-    return owner if owner.is_within(token_agency) else token_agency
+def _default_agency(token_agency: Agency, email: str, owner: AgencyDomain | None) -> Agency:
+    home = check_domain_owner(agency=token_agency, email=email, owner=owner)
+    return home if home.is_within(token_agency) else token_agency
 
 
 def _locked_with_profile(employee_id: int) -> Employee:
@@ -158,7 +159,8 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
     email = normalize_email(state.user_name)
     # The domain is checked first, so an address of another agency is refused the same way
     # whether or not that agency has such a person (no existence leak across agencies).
-    default_home = _default_agency(agency, email)
+    owner = agency_domain_for_email(email)  # looked up once, for this check and the create below
+    default_home = _default_agency(agency, email, owner)
     placement = place(
         root=agency, organization=state.organization, division=state.division, department=state.department
     )
@@ -173,6 +175,7 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
                 family_name=state.family_name,
                 external_id=state.external_id,
                 employee_number=state.employee_number,
+                domain_owner=owner,
             )
         except EmployeeExists:
             existing = Employee.objects.select_related("agency").get(email=email)
