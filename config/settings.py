@@ -114,6 +114,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env_bool("DB_PREPARED_STATEMENTS", default=False):
+        # Server-side binding lets psycopg prepare a statement after it has run
+        # DB_PREPARE_THRESHOLD times on a connection, so PostgreSQL stops planning it anew each
+        # time. Off by default: a transaction-mode pooler (PgBouncer) cannot carry prepared
+        # statements between clients.
+        DATABASES["default"]["OPTIONS"] = {
+            "server_side_binding": True,
+            "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth -----------------------------------------------------------------------------------
