@@ -17,7 +17,6 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.internal.statekit import STATE_TTL, STATES_SESSION_KEY
 from allauth.socialaccount.providers.base.constants import AuthProcess
-from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import transaction
@@ -34,7 +33,7 @@ from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from core.errors import SignInRefused
-from core.sessions import SessionStore
+from sso import parking
 from sso.adapter import SamlContext
 from sso.models import IdentityProvider
 from sso.saml import (
@@ -57,7 +56,6 @@ _REASONS = {
 }
 # The POST body may carry the response plus RelayState and form encoding overhead.
 MAX_ACS_BODY = MAX_SAML_RESPONSE_CHARS + 8_192
-ACS_SESSION = ("sso_acs_session", "sso-acs")
 
 
 def identity_provider_or_404(slug: str) -> IdentityProvider:
@@ -115,9 +113,7 @@ class AcsView(View):
         response = HttpResponseRedirect(
             reverse("saml_finish_acs", kwargs={"organization_slug": organization_slug})
         )
-        parked = LoginSession(request, *ACS_SESSION)
-        parked.store["post"] = {"SAMLResponse": value, "RelayState": relay_state}
-        parked.save(response)
+        parking.park(request, response, {"SAMLResponse": value, "RelayState": relay_state})
         return response
 
 
@@ -129,15 +125,13 @@ class AcsFinishView(View):
 
     def get(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
         idp = identity_provider_or_404(organization_slug)
-        parked_key = request.COOKIES.get(ACS_SESSION[1])
         try:
-            # One transaction for the whole sign-in: the parked response is used up (read and
-            # deleted in one statement), and the replay record, the person, the login, the
-            # session and the audit rows commit together; a refusal rolls all of it back and is
-            # audited apart.
+            # One transaction for the whole sign-in: the parked response is used up, and the
+            # replay record, the person, the login, the session and the audit rows commit
+            # together; a refusal rolls all of it back and is audited apart.
             with transaction.atomic():
-                post = SessionStore(parked_key).take().get("post")
-                if not isinstance(post, dict) or not post.get("SAMLResponse"):
+                post = parking.take(request)
+                if not post or not post.get("SAMLResponse"):
                     raise SignInRefused(
                         "This sign-in has expired or was already used. Start again.",
                         reason="no_parked_response",
@@ -150,8 +144,7 @@ class AcsFinishView(View):
                     session.save()
                 return response
         except SignInRefused as exc:
-            if parked_key:
-                SessionStore().delete(parked_key)  # a refused response is used up too
+            parking.discard(request)  # a refused response is used up too
             return refuse(request, idp, exc)
 
     def consume(

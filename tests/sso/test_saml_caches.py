@@ -190,3 +190,60 @@ def test_a_returning_sign_in_costs_a_fixed_number_of_queries(
         final = browser.client.get(first["Location"], HTTP_HOST=HOST)
     assert final.status_code == 302
     assert browser.signed_in_user_id
+
+
+# --- parking the IdP's POST between the two steps ----------------------------------------------------
+@pytest.fixture(params=["cache", "database"])
+def parking_backend(request, settings):
+    from django.core.cache import cache
+
+    settings.SSO_PARKING = request.param
+    cache.clear()
+    return request.param
+
+
+@pytest.mark.django_db
+def test_a_parked_response_signs_in_once_whichever_store_holds_it(parking_backend, idp, forge):
+    browser = SamlBrowser()
+    request_id = browser.start("doe-x")
+    first = browser.client.post(
+        "/accounts/saml/doe-x/acs/",
+        {"SAMLResponse": encode(forge.but(in_response_to=request_id).build())},
+        HTTP_HOST=HOST,
+    )
+    cookie = first.cookies["sso-acs"]
+    assert cookie["httponly"] and cookie["path"] == "/accounts/saml/doe-x/acs/finish/"
+    assert (Session.objects.filter(session_key=cookie.value).exists()) == (parking_backend == "database")
+    assert browser.client.get(first["Location"], HTTP_HOST=HOST).status_code == 302
+    assert browser.signed_in_user_id
+    again = browser.client.get(first["Location"], HTTP_HOST=HOST)
+    assert again.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_refused_parked_response_is_used_up_whichever_store_holds_it(parking_backend, idp, forge):
+    from audit.models import AuditEvent
+
+    browser = SamlBrowser()
+    browser.start("doe-x")
+    first = browser.client.post(
+        "/accounts/saml/doe-x/acs/",
+        {"SAMLResponse": encode(forge.but(in_response_to="nope").build())},
+        HTTP_HOST=HOST,
+    )
+    assert browser.client.get(first["Location"], HTTP_HOST=HOST).status_code == 403
+    assert browser.client.get(first["Location"], HTTP_HOST=HOST).status_code == 400
+    reasons = AuditEvent.objects.filter(verb="sso.sign_in.refused").values_list("after__reason", flat=True)
+    assert sorted(reasons) == ["no_parked_response", "unsolicited"]
+
+
+def test_the_parking_store_follows_the_cache_unless_forced(settings):
+    from sso import parking
+
+    settings.SSO_PARKING = ""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert parking.backend() == "database"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
+    }
+    assert parking.backend() == "cache"
