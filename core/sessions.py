@@ -37,7 +37,7 @@ class SessionStore(DatabaseSessionStore):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         payload = self._payload(data)
         if must_create:
             obj = self.create_model_instance(data)

@@ -59,7 +59,10 @@ def test_an_active_only_patch_wants_what_scim2_models_would(current, name):
         [{"op": "replace", "path": "active", "value": "no"}],
         [{"op": "replace", "path": "active", "value": None}],
         [{"op": "replace", "value": {"active": False, "displayName": "X"}}],
-        [{"op": "replace", "path": "active", "value": False}, {"op": "replace", "path": "title", "value": "x"}],
+        [
+            {"op": "replace", "path": "active", "value": False},
+            {"op": "replace", "path": "title", "value": "x"},
+        ],
         [{"op": "replace", "path": "displayName", "value": "X"}],
     ],
 )
