@@ -9,6 +9,7 @@ response deletes it, so it is used at most once (the replay record stops a secon
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.sessions import SessionStore
 COOKIE = "sso-acs"
 TTL_SECONDS = 300
 _PREFIX = "sso:acs:"
+_HANDLE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def backend() -> str:
@@ -56,9 +58,15 @@ def park(request: HttpRequest, response: HttpResponseRedirect, post: dict[str, s
     )
 
 
+def _handle(request: HttpRequest) -> str | None:
+    handle = request.COOKIES.get(COOKIE, "")
+    # Ours are 43 (cache) or 32 (session) URL-safe characters; anything else was never issued here.
+    return handle if 0 < len(handle) <= 64 and _HANDLE.fullmatch(handle) else None
+
+
 def take(request: HttpRequest) -> dict[str, Any] | None:
     """The parked POST, gone from its store from now on; None when there is none (or it expired)."""
-    handle = request.COOKIES.get(COOKIE)
+    handle = _handle(request)
     if not handle:
         return None
     if backend() != "cache":
@@ -73,7 +81,7 @@ def take(request: HttpRequest) -> dict[str, Any] | None:
 
 def discard(request: HttpRequest) -> None:
     """Make sure a refused response cannot be taken again (its transaction may have rolled back)."""
-    handle = request.COOKIES.get(COOKIE)
+    handle = _handle(request)
     if not handle:
         return
     if backend() != "cache":

@@ -247,3 +247,14 @@ def test_the_parking_store_follows_the_cache_unless_forced(settings):
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
     }
     assert parking.backend() == "cache"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("handle", ["", "x" * 65, "../../etc", "a b", "\x00"])
+def test_a_parking_handle_we_never_issued_finds_nothing(parking_backend, handle, rf):
+    from sso import parking
+
+    request = rf.get("/")
+    request.COOKIES[parking.COOKIE] = handle
+    assert parking.take(request) is None
+    parking.discard(request)
