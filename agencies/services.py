@@ -290,9 +290,14 @@ def employee_create(
     employee_number: str = "",
     user: User | None = None,
     domain_owner: AgencyDomain | None = None,
+    savepoint: bool = True,
 ) -> Employee:
     """Put a person on an agency's roster. ``domain_owner``: the caller has already looked up the
-    verified domain that owns the address (``agency_domain_for_email``); it is checked all the same."""
+    verified domain that owns the address (``agency_domain_for_email``); it is checked all the same.
+
+    ``savepoint=False``: the caller's transaction has written nothing yet and ends at an
+    ``EmployeeExists`` anyway, so the duplicate need not be undone inside it.
+    """
     value = normalize_email(email)
     if (
         domain_owner is not None
@@ -305,7 +310,7 @@ def employee_create(
     if agency.kind == Agency.Kind.AGGREGATE:
         raise InvalidInput("The OPM aggregate is not an agency and cannot hold employees.")
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             employee = Employee.objects.create(
                 agency=agency,
                 email=value,

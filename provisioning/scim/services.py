@@ -164,8 +164,10 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
     placement = place(
         root=agency, organization=state.organization, division=state.division, department=state.department
     )
-    with transaction.atomic():
-        try:
+    try:
+        with transaction.atomic():
+            # The insert comes first and a duplicate ends this transaction, so no savepoint:
+            # the revival of a deleted user below starts a transaction of its own.
             employee = employee_create(
                 agency=placement.agency or default_home,
                 email=email,
@@ -176,25 +178,28 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
                 external_id=state.external_id,
                 employee_number=state.employee_number,
                 domain_owner=owner,
+                savepoint=False,
             )
-        except EmployeeExists:
-            existing = Employee.objects.select_related("agency").get(email=email)
-            deleted = ScimProfile.objects.filter(employee=existing, deleted_at__isnull=False).exists()
-            if not (deleted and existing.agency.is_within(agency)):
-                raise EmployeeExists(
-                    f"{email} is already on the roster. Look the user up with "
-                    f'filter=userName eq "{email}" and update it instead.'
-                ) from None
-            return scim_user_update(
-                agency=agency, employee=existing, state=state, actor=actor, revive=True
-            ), False
-        employee._profile = _profile_write(  # type: ignore[attr-defined]
-            employee=employee, profile=None, values=_profile_values(state, placement.note), actor=actor
-        )
-        if not state.active:
-            lifecycle.employee_suspend(employee=employee, actor=actor)
-            employee.status = Employee.Status.SUSPENDED
-    return employee, True
+            employee._profile = _profile_write(  # type: ignore[attr-defined]
+                employee=employee, profile=None, values=_profile_values(state, placement.note), actor=actor
+            )
+            if not state.active:
+                lifecycle.employee_suspend(employee=employee, actor=actor)
+                employee.status = Employee.Status.SUSPENDED
+        return employee, True
+    except EmployeeExists:
+        pass
+    with transaction.atomic():
+        existing = Employee.objects.select_related("agency").get(email=email)
+        deleted = ScimProfile.objects.filter(employee=existing, deleted_at__isnull=False).exists()
+        if not (deleted and existing.agency.is_within(agency)):
+            raise EmployeeExists(
+                f"{email} is already on the roster. Look the user up with "
+                f'filter=userName eq "{email}" and update it instead.'
+            ) from None
+        return scim_user_update(
+            agency=agency, employee=existing, state=state, actor=actor, revive=True
+        ), False
 
 
 def _set_active(*, employee: Employee, active: bool, actor: ActorLike) -> None:
