@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from agencies.models import Employee
@@ -106,14 +107,22 @@ def employee_suspend(
             .select_related("allocation__program")
             .order_by("pk")
         )
-        for seat in live:
+        waiting = WaitlistEntry.objects.filter(employee=locked_row, state=WaitlistEntry.State.WAITING)
+        # One round trip says whether there is anything to give up (most leavers: nothing);
+        # the lists themselves are read, as before, only when there is.
+        has_seats, is_waiting = (
+            Employee.objects.filter(pk=locked_row.pk)
+            .annotate(has_seats=Exists(live.order_by()), is_waiting=Exists(waiting))
+            .values_list("has_seats", "is_waiting")
+            .get()
+        )
+        for seat in live if has_seats else ():
             try:
                 seat_services.seat_revoke(seat=seat, actor=actor, reason=reason)
             except InvalidTransition:
                 continue  # ended by someone else a moment ago: nothing left to revoke
             outcomes.append(SeatOutcome(program=seat.allocation.program.name, outcome="revoked", seat=seat))
-        waiting = WaitlistEntry.objects.filter(employee=locked_row, state=WaitlistEntry.State.WAITING)
-        for entry in waiting.select_related("allocation"):
+        for entry in waiting.select_related("allocation") if is_waiting else ():
             seat_services.waitlist_leave(entry=entry, actor=actor)
     return outcomes
 

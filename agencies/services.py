@@ -30,7 +30,7 @@ from agencies.models import (
     RosterImportIssue,
 )
 from agencies.roster_csv import UPDATABLE, RosterChecker, RosterRow, batches, read_rows
-from agencies.selectors import agency_domain_for_email
+from agencies.selectors import agency_domain_for_email, email_domain_candidates
 from audit.actors import Actor, ActorLike, as_actor
 from audit.services import audit_record, audit_record_many
 from core.db import constraint_violated
@@ -316,13 +316,28 @@ def employee_create(
     external_id: str = "",
     employee_number: str = "",
     user: User | None = None,
+    domain_owner: AgencyDomain | None = None,
+    savepoint: bool = True,
 ) -> Employee:
+    """Put a person on an agency's roster. ``domain_owner``: the caller has already looked up the
+    verified domain that owns the address (``agency_domain_for_email``); it is checked all the same.
+
+    ``savepoint=False``: the caller's transaction has written nothing yet and ends at an
+    ``EmployeeExists`` anyway, so the duplicate need not be undone inside it.
+    """
     value = normalize_email(email)
-    check_email_belongs(agency=agency, email=value)
+    if (
+        domain_owner is not None
+        and domain_owner.verified_at is not None
+        and domain_owner.domain in email_domain_candidates(value.rpartition("@")[2])
+    ):
+        check_domain_owner(agency=agency, email=value, owner=domain_owner)
+    else:
+        check_email_belongs(agency=agency, email=value)
     if agency.kind == Agency.Kind.AGGREGATE:
         raise InvalidInput("The OPM aggregate is not an agency and cannot hold employees.")
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             employee = Employee.objects.create(
                 agency=agency,
                 email=value,

@@ -10,12 +10,13 @@ a client sends can make it a 500.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.internal.statekit import STATE_TTL, STATES_SESSION_KEY
 from allauth.socialaccount.providers.base.constants import AuthProcess
-from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import transaction
@@ -32,9 +33,17 @@ from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from core.errors import SignInRefused
+from sso import parking
 from sso.adapter import SamlContext
 from sso.models import IdentityProvider
-from sso.saml import MAX_SAML_RESPONSE_CHARS, acs_url, enforce_strict, inspect_post, request_data, saml_config
+from sso.saml import (
+    MAX_SAML_RESPONSE_CHARS,
+    acs_url,
+    enforce_strict,
+    inspect_post,
+    request_data,
+    saml_settings,
+)
 from sso.services import assertion_use_record, saml_actor, sign_in_refusal_record
 
 logger = logging.getLogger(__name__)
@@ -47,7 +56,6 @@ _REASONS = {
 }
 # The POST body may carry the response plus RelayState and form encoding overhead.
 MAX_ACS_BODY = MAX_SAML_RESPONSE_CHARS + 8_192
-ACS_SESSION = ("sso_acs_session", "sso-acs")
 
 
 def identity_provider_or_404(slug: str) -> IdentityProvider:
@@ -105,9 +113,7 @@ class AcsView(View):
         response = HttpResponseRedirect(
             reverse("saml_finish_acs", kwargs={"organization_slug": organization_slug})
         )
-        parked = LoginSession(request, *ACS_SESSION)
-        parked.store["post"] = {"SAMLResponse": value, "RelayState": relay_state}
-        parked.save(response)
+        parking.park(request, response, {"SAMLResponse": value, "RelayState": relay_state})
         return response
 
 
@@ -119,25 +125,26 @@ class AcsFinishView(View):
 
     def get(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
         idp = identity_provider_or_404(organization_slug)
-        parked = LoginSession(request, *ACS_SESSION)
-        parked_key = parked.store.session_key
         try:
             # One transaction for the whole sign-in: the parked response is used up, and the
-            # replay record, the person, the login and the audit rows commit together; a
-            # refusal rolls all of it back and is audited apart.
+            # replay record, the person, the login, the session and the audit rows commit
+            # together; a refusal rolls all of it back and is audited apart.
             with transaction.atomic():
-                post = parked.store.get("post")
-                parked.delete()
-                if not isinstance(post, dict) or not post.get("SAMLResponse"):
+                post = parking.take(request)
+                if not post or not post.get("SAMLResponse"):
                     raise SignInRefused(
                         "This sign-in has expired or was already used. Start again.",
                         reason="no_parked_response",
                         http_status=400,
                     )
-                return self.consume(request, idp, organization_slug, post)
+                response = self.consume(request, idp, organization_slug, post)
+                session = request.session
+                if session.modified and not session.is_empty():
+                    # Written here, in the same commit; the middleware's save then has nothing to do.
+                    session.save()
+                return response
         except SignInRefused as exc:
-            if parked_key:
-                parked.store.__class__().delete(parked_key)  # a refused response is used up too
+            parking.discard(request)  # a refused response is used up too
             return refuse(request, idp, exc)
 
     def consume(
@@ -146,7 +153,7 @@ class AcsFinishView(View):
         provider = idp.social_app.get_provider(request)
         data = request_data(request, slug, post)
         try:
-            auth = OneLogin_Saml2_Auth(data, saml_config(request, idp.social_app.settings, slug))
+            auth = OneLogin_Saml2_Auth(data, saml_settings(request, idp.social_app.settings, slug))
             response = OneLogin_Saml2_Response(auth.get_settings(), post["SAMLResponse"])
             response.is_valid(data, request_id=None, raise_exceptions=True)
             # Reads attributes and NameID, refusing repeated attribute names and empty NameIDs.
@@ -177,7 +184,7 @@ class AcsFinishView(View):
         # replay whichever browser (or process) it comes from; the unique index settles races.
         assertion_use_record(identity_provider=idp, facts=facts, now=now)
         try:
-            state = provider.unstash_redirect_state(request, facts.in_response_to)
+            state = pending_sign_in(request, provider.sub_id, facts.in_response_to)
         except PermissionDenied as exc:
             raise SignInRefused(
                 "This response does not answer a sign-in started in this browser. Start again from "
@@ -230,7 +237,7 @@ class SlsView(View):
             "get_data": query.copy(),
             "post_data": {},
         }
-        auth = OneLogin_Saml2_Auth(data, saml_config(request, idp.social_app.settings, organization_slug))
+        auth = OneLogin_Saml2_Auth(data, saml_settings(request, idp.social_app.settings, organization_slug))
         adapter = get_account_adapter(request)
         try:
             redirect_to = auth.process_slo(
@@ -244,6 +251,27 @@ class SlsView(View):
             logger.warning("SAML logout for %s refused: %s", idp.agency.slug, auth.get_last_error_reason())
             return HttpResponseBadRequest("The logout message could not be verified.")
         return HttpResponseRedirect(redirect_to or adapter.get_logout_redirect_url(request))
+
+
+def pending_sign_in(request: HttpRequest, provider_id: str, state_id: str) -> dict[str, Any]:
+    """The sign-in this browser started that the response answers, used up; PermissionDenied if none.
+
+    allauth's own unstash writes the session at once and reloads it (for OAuth callbacks that run
+    long while other tabs go on); here the session is written with the rest of the sign-in, in the
+    same transaction, and a refused sign-in still leaves the request's state used up.
+    """
+    states = request.session.get(STATES_SESSION_KEY)
+    stashed = states.get(state_id) if isinstance(states, dict) and state_id else None
+    if not isinstance(stashed, list | tuple) or len(stashed) != 3 or stashed[2] != provider_id:
+        raise PermissionDenied
+    del states[state_id]
+    request.session[STATES_SESSION_KEY] = states
+    state, stashed_at, _ = stashed
+    if not isinstance(state, dict) or not isinstance(stashed_at, int | float):
+        raise PermissionDenied
+    if time.time() - stashed_at > STATE_TTL:
+        raise PermissionDenied
+    return state
 
 
 def mapped_attributes(auth: OneLogin_Saml2_Auth, mapping: dict[str, list[str]]) -> dict[str, Any]:

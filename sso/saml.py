@@ -13,18 +13,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from allauth.socialaccount.providers.saml.utils import build_saml_config
 from django.http import HttpRequest
 from django.urls import reverse
 from lxml import etree
+from onelogin.saml2 import xml_utils
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from core.errors import SignInRefused
 
@@ -83,6 +91,83 @@ def saml_config(request: HttpRequest, app_settings: dict[str, Any], slug: str) -
     return config
 
 
+# Built python3-saml settings per (agency, scheme and host, SocialApp settings). The key holds a
+# digest of the agency's settings themselves, pinned certificates included, so a new certificate
+# or new metadata is a new key: a changed IdP can never be validated with its old settings, and
+# nothing has to be told to forget anything. Bounded, least recently used first out.
+_SETTINGS_CACHE_SIZE = 512
+_settings_cache: OrderedDict[tuple[str, str, str, str], OneLogin_Saml2_Settings] = OrderedDict()
+_settings_lock = threading.Lock()
+
+
+def _settings_digest(app_settings: dict[str, Any]) -> str:
+    canonical = json.dumps(app_settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def saml_settings(request: HttpRequest, app_settings: dict[str, Any], slug: str) -> OneLogin_Saml2_Settings:
+    """The agency's python3-saml settings object, built once per settings version and host.
+
+    python3-saml only reads a settings object while validating, so one object serves every request.
+    """
+    key = (slug, request.scheme or "", request.get_host(), _settings_digest(app_settings))
+    with _settings_lock:
+        built = _settings_cache.get(key)
+        if built is not None:
+            _settings_cache.move_to_end(key)
+            return built
+    built = OneLogin_Saml2_Settings(saml_config(request, app_settings, slug), sp_validation_only=False)
+    with _settings_lock:
+        _settings_cache[key] = built
+        while len(_settings_cache) > _SETTINGS_CACHE_SIZE:
+            _settings_cache.popitem(last=False)
+    return built
+
+
+def saml_settings_forget() -> None:
+    """Drop every built settings object (tests; a changed IdP never needs it, see above)."""
+    with _settings_lock:
+        _settings_cache.clear()
+
+
+# python3-saml compiles the SAML protocol XSD (and the schemas it imports) from disk for every
+# message it validates, which costs more than the rest of its validation together. The compiled
+# schema is kept per thread (lxml documents and validators are not shared between threads) and
+# python3-saml's schema check is pointed at it; the check itself is the same XSD, unchanged.
+_SCHEMA_DIR = Path(xml_utils.__file__).parent / "schemas"
+_schemas = threading.local()
+STOCK_VALIDATE_XML = OneLogin_Saml2_XML.validate_xml
+
+
+def compiled_schema(name: str) -> etree.XMLSchema:
+    """python3-saml's XSD called ``name`` (a file in its schemas folder), compiled once per thread."""
+    cache: dict[str, etree.XMLSchema] | None = getattr(_schemas, "by_name", None)
+    if cache is None:
+        cache = _schemas.by_name = {}
+    schema = cache.get(name)
+    if schema is None:
+        path = _SCHEMA_DIR / name
+        if Path(name).name != name or not path.is_file():
+            raise ValueError(f"no python3-saml schema called {name!r}")
+        schema = cache[name] = etree.XMLSchema(etree.parse(str(path)))
+    return schema
+
+
+def validate_xml(xml: Any, schema: str, debug: bool = False) -> Any:
+    """python3-saml's ``OneLogin_Saml2_XML.validate_xml`` contract, on a compiled schema kept per thread."""
+    try:
+        document = OneLogin_Saml2_XML.to_etree(xml)
+    except Exception:
+        return "unloaded_xml"
+    if not compiled_schema(schema).validate(document):
+        return "invalid_xml"
+    return document
+
+
+def install_schema_cache() -> None:
+    OneLogin_Saml2_XML.validate_xml = staticmethod(validate_xml)  # type: ignore[method-assign]
+
+
 def acs_url(request: HttpRequest, slug: str) -> str:
     return request.build_absolute_uri(reverse("saml_acs", kwargs={"organization_slug": slug}))
 
@@ -100,7 +185,7 @@ def request_data(request: HttpRequest, slug: str, post: dict[str, str]) -> dict[
 
 
 def build_auth(request: HttpRequest, app_settings: dict[str, Any], slug: str, post: dict[str, str]):
-    return OneLogin_Saml2_Auth(request_data(request, slug, post), saml_config(request, app_settings, slug))
+    return OneLogin_Saml2_Auth(request_data(request, slug, post), saml_settings(request, app_settings, slug))
 
 
 # --- before python3-saml ------------------------------------------------------------------------

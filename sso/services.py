@@ -387,25 +387,26 @@ def _sign_in(
     number, office = _text(attributes, "employee_number"), _text(attributes, "office")
     moment = now or timezone.now()
     employee_created = account_linked = False
-    with transaction.atomic():
-        if known_account is not None and (known_account.provider, known_account.uid) == (idp.entity_id, uid):
-            account = known_account
-        else:
-            account = (
-                SocialAccount.objects.select_related("user").filter(provider=idp.entity_id, uid=uid).first()
+    if known_account is not None and (known_account.provider, known_account.uid) == (idp.entity_id, uid):
+        account = known_account
+    else:
+        account = SocialAccount.objects.select_related("user").filter(provider=idp.entity_id, uid=uid).first()
+    employee = None
+    if account is not None:
+        user = account.user
+        employee = Employee.objects.select_related("agency").filter(user_id=user.pk).first()
+        if employee is not None and not employee.agency.is_within(agency):
+            raise _refuse(
+                f"Your record is with {employee.agency.name}, not {agency.name}. Sign in through "
+                "your own agency's sign-in page.",
+                "foreign_agency",
             )
-        employee = None
-        if account is not None:
-            user = account.user
-            employee = Employee.objects.select_related("agency").filter(user_id=user.pk).first()
-            if employee is not None and not employee.agency.is_within(agency):
-                raise _refuse(
-                    f"Your record is with {employee.agency.name}, not {agency.name}. Sign in through "
-                    "your own agency's sign-in page.",
-                    "foreign_agency",
-                )
-        else:
-            user = None
+    else:
+        user = None
+    # A returning person (known account, employee on record) only has rows updated and an audit
+    # row added: nothing can clash, so no savepoint. Creating or linking may race a double-click,
+    # which saml_sign_in retries, so that part runs in a savepoint.
+    with transaction.atomic(savepoint=account is None or employee is None):
         if employee is None:
             employee = Employee.objects.select_related("agency", "user").filter(email=email).first()
             if employee is not None:
@@ -441,6 +442,7 @@ def _sign_in(
                     external_id=uid,
                     employee_number=number,
                     user=user,
+                    domain_owner=owner,
                 )
                 employee_created = True
             elif employee.user_id is None:

@@ -41,6 +41,12 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
+# The same switch as the platform's settings, so both sides run with the same connection setup.
+if os.environ.get("DB_PREPARED_STATEMENTS", "").lower() in {"1", "true", "yes", "on"}:
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": True,
+        "prepare_threshold": int(os.environ.get("DB_PREPARE_THRESHOLD", "5")),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SCIM_SERVICE_PROVIDER = {
     "NETLOC": "testserver",

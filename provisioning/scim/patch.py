@@ -16,6 +16,7 @@ database. The other attributes go through ``PatchOp.patch`` on a member-less gro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,7 +26,7 @@ from scim2_models.path.expressions import AttrPath, CompareOperator, Comparison,
 
 from provisioning.scim import payloads
 from provisioning.scim.payloads import ScimProblem
-from provisioning.scim.resources import PATCH_OP, Group, UserResource
+from provisioning.scim.resources import PATCH_OP, USER_SCHEMA, Group, UserResource
 
 MAX_OPERATIONS = 1000
 
@@ -58,7 +59,7 @@ def _keep(model: type, op: dict) -> dict | None:
         if not isinstance(path, str):
             raise ScimProblem("path is a string such as name.givenName.", 400, "invalidPath")
         try:
-            bound = Path[model](path)
+            bound = _path(model)(path)
         except (SCIMException, ValueError) as exc:
             raise ScimProblem(f"The path {path!r} could not be read: {exc}", 400, "invalidPath") from exc
         head = path.split("[", 1)[0].split(".", 1)[0].lower()
@@ -74,9 +75,20 @@ def _keep(model: type, op: dict) -> dict | None:
     return {"op": op.get("op"), "value": cleaned} if cleaned else None
 
 
+@cache
+def _patch_op(model: type) -> type:
+    """``PatchOp[model]``, parametrised once: pydantic builds a class for every new parametrisation."""
+    return PatchOp[model]
+
+
+@cache
+def _path(model: type) -> type:
+    return Path[model]
+
+
 def _validated(model: type, op: dict) -> PatchOp:
     try:
-        return PatchOp[model].model_validate(
+        return _patch_op(model).model_validate(
             {"schemas": [PATCH_OP], "Operations": [op]}, scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
     except ValidationError as exc:
@@ -99,10 +111,55 @@ def _typed_element(operation: PatchOperation) -> tuple[str, str, str, Any] | Non
     return node.attr_path.attr, flt.attr_path.attr, flt.value, node.sub_attr
 
 
+_BOOLEANS = {"true": True, "false": False}
+_ACTIVE_PATHS = {"active", f"{USER_SCHEMA.lower()}:active"}
+
+
+def _active_only(ops: list[dict]) -> bool | None:
+    """Where every operation only sets ``active`` (how Okta and Entra deactivate and restore
+    people), the value it ends at; otherwise None. Values are booleans or Entra's "True"/"False"."""
+    wanted: bool | None = None
+    for op in ops:
+        if str(op.get("op", "")).lower() not in ("replace", "add"):
+            return None
+        path = op.get("path")
+        if not path:
+            value = op.get("value")
+            if not isinstance(value, dict) or len(value) != 1:
+                return None
+            ((key, raw),) = value.items()
+            if not isinstance(key, str) or key.lower() not in _ACTIVE_PATHS:
+                return None
+        elif isinstance(path, str) and path.lower() in _ACTIVE_PATHS and "value" in op:
+            raw = op["value"]
+        else:
+            return None
+        if isinstance(raw, bool):
+            wanted = raw
+        elif isinstance(raw, str) and raw.lower() in _BOOLEANS:
+            wanted = _BOOLEANS[raw.lower()]
+        else:
+            return None
+    return wanted
+
+
 def patch_user(current: dict, body: Any) -> payloads.UserState:
-    """Apply a PATCH body to the user rendered as ``current``; return the wanted state."""
+    """Apply a PATCH body to the user rendered as ``current``; return the wanted state.
+
+    A PATCH that only sets ``active`` (the leaver and the returner, the most frequent PATCH there
+    is) needs no model: the wanted state is the stored user with ``active`` changed. Anything
+    else goes through scim2-models.
+    """
+    operations = _operations(body)
+    active = _active_only(operations)
+    if active is not None:
+        return payloads.state_from_rendered(current, active=active)
+    return _patch_through_models(current, operations)
+
+
+def _patch_through_models(current: dict, operations: list[dict]) -> payloads.UserState:
     resource = UserResource.model_validate(payloads.clean(UserResource, current))
-    for raw in _operations(body):
+    for raw in operations:
         op = _keep(UserResource, raw)
         if op is None:
             continue
@@ -169,7 +226,7 @@ def _member_change(op: str, path: str | None, value: Any) -> MemberChange:
             raise ScimProblem(f"{op} members needs a value: a list of members.", 400, "invalidValue")
         return MemberChange("replace" if op == "replace" else "add", _member_ids(value))
     try:
-        node = Path[Group](path).ast
+        node = _path(Group)(path).ast
     except (SCIMException, ValueError) as exc:
         raise ScimProblem(f"The path {path!r} could not be read: {exc}", 400, "invalidPath") from exc
     if not isinstance(node, ValuePath) or node.sub_attr:

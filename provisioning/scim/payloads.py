@@ -149,6 +149,28 @@ def state_from_resource(resource: Any) -> UserState:
     )
 
 
+def state_from_rendered(current: dict[str, Any], *, active: bool) -> UserState:
+    """The state of a user as ``resources.user_dict`` rendered it, with ``active`` set.
+
+    Everything rendered was validated on its way in, so it is taken as it stands.
+    """
+    name = current.get("name") or {}
+    enterprise = current.get(ENTERPRISE_SCHEMA) or {}
+    return UserState(
+        user_name=(current.get("userName") or "").strip(),
+        active=active,
+        external_id=(current.get("externalId") or "").strip(),
+        given_name=(name.get("givenName") or "").strip(),
+        family_name=(name.get("familyName") or "").strip(),
+        display_name=(current.get("displayName") or "").strip(),
+        emails=current.get("emails") or None,
+        employee_number=(enterprise.get("employeeNumber") or "").strip(),
+        organization=(enterprise.get("organization") or "").strip(),
+        division=(enterprise.get("division") or "").strip(),
+        department=(enterprise.get("department") or "").strip(),
+    )
+
+
 def user_from_request(data: Any, *, context: Context, current_active: bool | None = None) -> UserState:
     """A POST or PUT body as the wanted state. ``active`` left out means true (POST) or unchanged (PUT)."""
     if isinstance(data, dict) and not any(k.lower() == "active" for k in data):

@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agencies import lifecycle
-from agencies.models import Agency, Employee
-from agencies.services import check_email_belongs, employee_create, employee_update, normalize_email
+from agencies.models import Agency, AgencyDomain, Employee
+from agencies.selectors import agency_domain_for_email
+from agencies.services import check_domain_owner, employee_create, employee_update, normalize_email
 from audit.actors import ActorLike
 from audit.services import audit_record
 from core.errors import EmployeeExists, InvalidInput
@@ -135,9 +136,9 @@ def _profile_write(
     return profile
 
 
-def _default_agency(token_agency: Agency, email: str) -> Agency:
-    owner = check_email_belongs(agency=token_agency, email=email)
-    return owner if owner.is_within(token_agency) else token_agency
+def _default_agency(token_agency: Agency, email: str, owner: AgencyDomain | None) -> Agency:
+    home = check_domain_owner(agency=token_agency, email=email, owner=owner)
+    return home if home.is_within(token_agency) else token_agency
 
 
 def _locked_with_profile(employee_id: int) -> Employee:
@@ -158,12 +159,15 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
     email = normalize_email(state.user_name)
     # The domain is checked first, so an address of another agency is refused the same way
     # whether or not that agency has such a person (no existence leak across agencies).
-    default_home = _default_agency(agency, email)
+    owner = agency_domain_for_email(email)  # looked up once, for this check and the create below
+    default_home = _default_agency(agency, email, owner)
     placement = place(
         root=agency, organization=state.organization, division=state.division, department=state.department
     )
-    with transaction.atomic():
-        try:
+    try:
+        with transaction.atomic():
+            # The insert comes first and a duplicate ends this transaction, so no savepoint:
+            # the revival of a deleted user below starts a transaction of its own.
             employee = employee_create(
                 agency=placement.agency or default_home,
                 email=email,
@@ -173,25 +177,29 @@ def scim_user_create(*, agency: Agency, state: UserState, actor: ActorLike) -> t
                 family_name=state.family_name,
                 external_id=state.external_id,
                 employee_number=state.employee_number,
+                domain_owner=owner,
+                savepoint=False,
             )
-        except EmployeeExists:
-            existing = Employee.objects.select_related("agency").get(email=email)
-            deleted = ScimProfile.objects.filter(employee=existing, deleted_at__isnull=False).exists()
-            if not (deleted and existing.agency.is_within(agency)):
-                raise EmployeeExists(
-                    f"{email} is already on the roster. Look the user up with "
-                    f'filter=userName eq "{email}" and update it instead.'
-                ) from None
-            return scim_user_update(
-                agency=agency, employee=existing, state=state, actor=actor, revive=True
-            ), False
-        employee._profile = _profile_write(  # type: ignore[attr-defined]
-            employee=employee, profile=None, values=_profile_values(state, placement.note), actor=actor
-        )
-        if not state.active:
-            lifecycle.employee_suspend(employee=employee, actor=actor)
-            employee.status = Employee.Status.SUSPENDED
-    return employee, True
+            employee._profile = _profile_write(  # type: ignore[attr-defined]
+                employee=employee, profile=None, values=_profile_values(state, placement.note), actor=actor
+            )
+            if not state.active:
+                lifecycle.employee_suspend(employee=employee, actor=actor)
+                employee.status = Employee.Status.SUSPENDED
+        return employee, True
+    except EmployeeExists:
+        pass
+    with transaction.atomic():
+        existing = Employee.objects.select_related("agency").get(email=email)
+        deleted = ScimProfile.objects.filter(employee=existing, deleted_at__isnull=False).exists()
+        if not (deleted and existing.agency.is_within(agency)):
+            raise EmployeeExists(
+                f"{email} is already on the roster. Look the user up with "
+                f'filter=userName eq "{email}" and update it instead.'
+            ) from None
+        return scim_user_update(
+            agency=agency, employee=existing, state=state, actor=actor, revive=True
+        ), False
 
 
 def _set_active(*, employee: Employee, active: bool, actor: ActorLike) -> None:

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agencies.models import Agency
@@ -218,16 +220,55 @@ def _count_in_database(token: ScimToken, now: datetime) -> int:
     return row[0] if row else 1
 
 
+def _rate_key(digest: str, window: int) -> str:
+    return f"scim:rate:{digest[:40]}:{window}"
+
+
 def _count_in_cache(token: ScimToken, now: datetime) -> int:
     """Count this request in the shared cache (Redis in production): atomic INCR, no database commit."""
     window, _ = _window(now)
-    key = f"scim:rate:{token.pk}:{window}"
+    key = _rate_key(token.token_hash, window)
     try:
         return cache.incr(key)
     except ValueError:
         if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
             return 1
         return cache.incr(key)  # another process opened the window a moment ago
+
+
+# With Redis, the cached token and this request's count come back in one round trip: the script
+# counts only for a token the cache knows (so unknown tokens leave no keys behind).
+_LOOKUP_AND_COUNT = """
+local entry = redis.call('GET', KEYS[1])
+if not entry then return 0 end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {entry, count}
+"""
+
+
+def _redis_backend() -> RedisCache | None:
+    backend = caches["default"]
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def _cached_entry_and_count(digest: str, now: datetime) -> tuple[object, int | None]:
+    """The cache's entry for a token digest (None, REVOKED or a token dict) and, with Redis, the count."""
+    backend = _redis_backend()
+    if backend is None:
+        return cache.get(_cache_key(digest)), None
+    window, _ = _window(now)
+    client = backend._cache.get_client(write=True)
+    reply = client.eval(
+        _LOOKUP_AND_COUNT,
+        2,
+        backend.make_and_validate_key(_cache_key(digest)),
+        backend.make_and_validate_key(_rate_key(digest, window)),
+        WINDOW_SECONDS * 2,
+    )
+    if not isinstance(reply, list):
+        return None, None
+    return backend._cache._serializer.loads(reply[0]), int(reply[1])
 
 
 def limiter_backend() -> str:
@@ -243,12 +284,25 @@ def limiter_backend() -> str:
     return "database" if backend.endswith(("LocMemCache", "DummyCache")) else "cache"
 
 
+# When each token's last_used_at was last written by this process. The column says "used in the
+# last minute or so": one conditional UPDATE a minute per token and process is all it needs.
+_noted: dict[str, datetime] = {}
+
+
 def _note_use(token: ScimToken, now: datetime) -> None:
-    """Record ``last_used_at``, at most once a minute per token (a write per request would cost a commit)."""
-    if token.last_used_at is None or now - token.last_used_at >= timedelta(seconds=WINDOW_SECONDS):
-        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-        cache.set(_cache_key(token.token_hash), _to_cache(token), timeout=TOKEN_CACHE_SECONDS)
+    """Record ``last_used_at`` at most once a minute per token (a write per request would cost a commit).
+
+    Only the database row is written, never the cached token: a cache write here could put back a
+    token that was revoked a moment ago.
+    """
+    last = _noted.get(token.token_hash)
+    if last is not None and timedelta(0) <= now - last < timedelta(seconds=WINDOW_SECONDS):
+        return
+    if len(_noted) > 10_000:
+        _noted.clear()
+    _noted[token.token_hash] = now
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=WINDOW_SECONDS))
+    ScimToken.objects.filter(stale, pk=token.pk).update(last_used_at=now)
 
 
 # With a shared cache the token itself is kept there too, so a request costs the database nothing
@@ -300,17 +354,18 @@ def forget_token(token: ScimToken, *, revoked: bool) -> None:
     transaction.on_commit(lambda: cache.set(key, value, timeout=TOKEN_CACHE_SECONDS * 2))
 
 
-def _lookup(digest: str, *, shared_cache: bool) -> ScimToken | None:
+def _lookup(digest: str, *, shared_cache: bool, now: datetime) -> tuple[ScimToken | None, int | None]:
+    """The token with this digest, and its request count when the cache already counted it."""
     if shared_cache:
-        entry = cache.get(_cache_key(digest))
+        entry, count = _cached_entry_and_count(digest, now)
         if entry == REVOKED:
-            return None
-        if entry is not None:
-            return _from_cache(entry)
+            return None, None
+        if isinstance(entry, dict):
+            return _from_cache(entry), count
     token = ScimToken.objects.select_related("agency").filter(token_hash=digest).order_by().first()
     if token is not None and shared_cache:
         cache.add(_cache_key(digest), _to_cache(token), timeout=TOKEN_CACHE_SECONDS)
-    return token
+    return token, None
 
 
 def authenticate(raw: str) -> Admission:
@@ -319,12 +374,13 @@ def authenticate(raw: str) -> Admission:
         return Admission(token=None)
     digest = hash_token(raw)
     shared_cache = limiter_backend() == "cache"
-    token = _lookup(digest, shared_cache=shared_cache)
     now = timezone.now()
+    token, count = _lookup(digest, shared_cache=shared_cache, now=now)
     if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_usable(now):
         return Admission(token=None)
     if shared_cache:
-        count = _count_in_cache(token, now)
+        if count is None:
+            count = _count_in_cache(token, now)
         _note_use(token, now)
     else:
         count = _count_in_database(token, now)

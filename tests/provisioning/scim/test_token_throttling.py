@@ -1,0 +1,133 @@
+"""last_used_at is written at most once a minute, yet a revoked token stops on its very next request.
+
+With a shared cache the token itself is cached; recording its use must never write that cached
+copy back (it could undo a revocation that committed a moment earlier). With Redis, the cached
+token and the request's count come back in one round trip.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.cache import caches
+from django.utils import timezone
+
+from audit.actors import Actor
+from provisioning.scim import tokens
+from provisioning.scim.models import ScimToken
+from tests.provisioning.scim.conftest import ScimClient
+
+ADMIN = Actor.system("test")
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shared_cache(settings):
+    settings.SCIM_RATE_LIMIT_BACKEND = "cache"
+    cache = caches["default"]
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def last_used(issued) -> object:
+    return ScimToken.objects.values_list("last_used_at", flat=True).get(pk=issued.token.pk)
+
+
+def test_last_used_at_is_written_once_a_minute_not_per_request(shared_cache, department):
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=1000)
+    client = ScimClient(issued.secret)
+    start = timezone.now().replace(second=5, microsecond=0)
+    with time_machine.travel(start, tick=False):
+        assert client.get("Users").status_code == 200
+    first = last_used(issued)
+    assert first == start
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        assert client.get("Users").status_code == 200
+    assert last_used(issued) == first
+    later = start + timedelta(seconds=75)
+    with time_machine.travel(later, tick=False):
+        assert client.get("Users").status_code == 200
+    assert last_used(issued) == later
+
+
+def test_a_revoked_token_stops_on_its_next_request_even_between_use_records(
+    shared_cache, department, django_capture_on_commit_callbacks
+):
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=1000)
+    client = ScimClient(issued.secret)
+    assert client.get("Users").status_code == 200
+    admitted = tokens.authenticate(issued.secret).token  # a request in flight holds the cached token
+    with django_capture_on_commit_callbacks(execute=True):
+        tokens.scim_token_revoke(token=issued.token, actor=ADMIN)
+    # That request now records its use, in a new minute: it may touch the row, never the cache.
+    tokens._note_use(admitted, timezone.now() + timedelta(minutes=2))
+    assert shared_cache.get(f"scim:token:{issued.token.token_hash}") == tokens.REVOKED
+    assert client.get("Users").status_code == 401
+    assert tokens.authenticate(issued.secret).token is None
+
+
+def test_a_revoked_token_stops_at_once_without_a_shared_cache(department):
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=1000)
+    client = ScimClient(issued.secret)
+    assert client.get("Users").status_code == 200
+    tokens.scim_token_revoke(token=issued.token, actor=ADMIN)
+    assert client.get("Users").status_code == 401
+
+
+# --- with Redis ---------------------------------------------------------------------------------
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def redis_reachable() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def redis_cache(settings):
+    if not redis_reachable():
+        pytest.skip(f"needs Redis at {REDIS_URL}")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    settings.SCIM_RATE_LIMIT_BACKEND = ""
+    cache = caches["default"]
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def test_with_redis_a_known_token_and_its_count_come_back_from_one_script(redis_cache, department):
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=3)
+    client = ScimClient(issued.secret)
+    with time_machine.travel(timezone.now().replace(second=20), tick=False):
+        assert client.get("Users").status_code == 200  # cold: the token is read from the database
+        digest = issued.token.token_hash
+        entry, count = tokens._cached_entry_and_count(digest, timezone.now())
+        assert isinstance(entry, dict) and entry["token"]["id"] == issued.token.pk and count == 2
+        assert [client.get("Users").status_code for _ in range(2)] == [200, 429]  # counts 3 and 4
+
+
+def test_with_redis_an_unknown_token_leaves_no_counter_behind(redis_cache):
+    entry, count = tokens._cached_entry_and_count("0" * 64, timezone.now())
+    assert entry is None and count is None
+    window, _ = tokens._window(timezone.now())
+    assert redis_cache.get(tokens._rate_key("0" * 64, window)) is None
+
+
+def test_with_redis_a_revoked_token_stops_at_once(
+    redis_cache, department, django_capture_on_commit_callbacks
+):
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=1000)
+    client = ScimClient(issued.secret)
+    assert client.get("Users").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        tokens.scim_token_revoke(token=issued.token, actor=ADMIN)
+    assert client.get("Users").status_code == 401
