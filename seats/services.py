@@ -456,31 +456,40 @@ def _claim_locked(
 def seat_claim(*, allocation: Allocation, employee: Employee, actor: ActorLike) -> Seat:
     """Take one seat from a pool for an employee of that agency (or one of its bureaus)."""
     _check_claimant(allocation=allocation, employee=employee)
-    # One round trip answers both "already holds a seat?" and "was waiting in line?".
-    live_state, waiting = (
-        Employee.objects.filter(pk=employee.pk)
-        .annotate(
-            live_state=Subquery(
-                Seat.objects.live()
-                .filter(program_id=allocation.program_id, employee_id=OuterRef("pk"))
-                .values("state")[:1]
-            ),
-            waiting=Exists(
-                WaitlistEntry.objects.filter(
-                    allocation_id=allocation.pk, employee_id=OuterRef("pk"), state=WaitlistEntry.State.WAITING
-                )
-            ),
-        )
-        .values_list("live_state", "waiting")
-        .get()
-    )
-    if live_state is not None:
-        raise AlreadyClaimed(
-            f"{employee.email} already holds a seat in {allocation.program} "
-            f"({Seat.State(live_state).label.lower()})."
-        )
     now = timezone.now()
     with transaction.atomic():
+        # The employee's row is locked for the claim: a leaver (``employee_suspend``) locks it too
+        # before revoking, so either the claim commits first and the leaver revokes its seat, or
+        # the leaver commits first and the claim sees the suspension. The same round trip answers
+        # "already holds a seat?" and "was waiting in line?".
+        status, live_state, waiting = (
+            Employee.objects.select_for_update(no_key=True)
+            .filter(pk=employee.pk)
+            .annotate(
+                live_state=Subquery(
+                    Seat.objects.live()
+                    .filter(program_id=allocation.program_id, employee_id=OuterRef("pk"))
+                    .values("state")[:1]
+                ),
+                waiting=Exists(
+                    WaitlistEntry.objects.filter(
+                        allocation_id=allocation.pk,
+                        employee_id=OuterRef("pk"),
+                        state=WaitlistEntry.State.WAITING,
+                    )
+                ),
+            )
+            .values_list("status", "live_state", "waiting")
+            .get()
+        )
+        if status != employee.status:
+            employee.status = status
+            _check_claimant(allocation=allocation, employee=employee)
+        if live_state is not None:
+            raise AlreadyClaimed(
+                f"{employee.email} already holds a seat in {allocation.program} "
+                f"({Seat.State(live_state).label.lower()})."
+            )
         return _claim_locked(allocation=allocation, employee=employee, actor=actor, now=now, waiting=waiting)
 
 

@@ -171,3 +171,28 @@ def test_the_database_refuses_child_pools_that_do_not_add_up(setup):
     with pytest.raises(IntegrityError, match="seats_allocation_children_within_parent"), transaction.atomic():
         Allocation.objects.filter(agency=bureau).update(quantity=9)
     assert Allocation.objects.get(agency=bureau).quantity == 4
+
+
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_a_claim_racing_the_leaver_never_leaves_a_suspended_person_a_seat(setup, round_):
+    from agencies.lifecycle import employee_suspend
+    from agencies.models import Employee
+
+    department, program = setup
+    pool = AllocationFactory(program=program, agency=department, quantity=50)
+    people = [EmployeeFactory(agency=department, email=f"leaver{i}@race.gov") for i in range(15)]
+    actor = Actor.system("test")
+
+    def work(index: int) -> object:
+        person = people[index // 2]
+        if index % 2:
+            return employee_suspend(employee=person, actor=actor)
+        return services.seat_claim(allocation=pool, employee=person, actor=actor)
+
+    results = race(2 * len(people), work)
+
+    assert not [r for r in results if isinstance(r, Exception) and type(r).__name__ != "EmployeeNotActive"]
+    assert Employee.objects.filter(email__startswith="leaver", status=Employee.Status.SUSPENDED).count() == 15
+    assert not Seat.objects.live().filter(allocation=pool).exists()
+    pool.refresh_from_db()
+    assert pool.assigned == 0
