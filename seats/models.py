@@ -212,7 +212,18 @@ class Seat(models.Model):
                 condition=Q(state__in=["requested", "pending", "active", "reclaim_notice", "failed"]),
                 name="seats_seat_live_expiry",
             ),
-            models.Index(fields=["allocation", "state"], name="seats_seat_allocation_state"),
+            # Covers the pool tables and charts (per-pool counts by state, claims per week, live
+            # seats by month of expiry, seats by state): they read this index alone, never the
+            # table (bench/EXPLAIN.md). Its (allocation, state) prefix serves the per-pool lookups.
+            models.Index(
+                fields=["allocation", "state", "expires_at", "claimed_at"], name="seats_seat_pool_counts"
+            ),
+            # The approvals queue: oldest claim first, without sorting every waiting claim.
+            models.Index(
+                fields=["claimed_at", "id"],
+                condition=Q(state="requested"),
+                name="seats_seat_approval_queue",
+            ),
             models.Index(fields=["employee", "state"], name="seats_seat_employee_state"),
         ]
 
@@ -222,6 +233,43 @@ class Seat(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
+
+
+class SeatCount(models.Model):
+    """How many seats share a pool, state, expiry and week of claim: the dashboards' rollup.
+
+    Kept by PostgreSQL statement triggers on ``seats_seat`` (migration 0005) in the same
+    transaction as every seat write, whatever made it (services, COPY, bulk SQL), so it is
+    never stale and no Python code writes it. The pool tables and charts sum a few thousand
+    of these rows instead of counting 1.4M seats. SQLite has no such triggers: there the
+    selectors count seats directly.
+    """
+
+    allocation = models.ForeignKey(
+        # No FK constraint or index of its own: the unique key starts with the pool, and a count
+        # left at zero must not stop a pool without seats from being deleted.
+        Allocation,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    state = models.CharField(max_length=16, choices=Seat.State.choices)
+    expires_at = models.DateTimeField()
+    claimed_week = models.DateField(help_text="Monday (UTC) of the week the seats were claimed.")
+    n = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["allocation", "state", "expires_at", "claimed_week"],
+                name="seats_seatcount_unique_key",
+                violation_error_message="One count per pool, state, expiry and week.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.allocation_id}/{self.state}/{self.claimed_week}: {self.n}"
 
 
 class WaitlistEntry(models.Model):
