@@ -1,7 +1,7 @@
 """Run every benchmark, print one table, and write it to bench/RESULTS.md.
 
     ./run bench                 # everything (needs PostgreSQL; the full-scale ones take a while)
-    ./run bench claims expire   # only these
+    ./run bench claims pages    # only these
 
 Each benchmark measures the platform and a baseline in the same run and reports the ratio, so
 the figures hold on a shared, noisy machine.
@@ -16,13 +16,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import Result, machine
+from bench.common import Result, machine, run_isolated
 
-# name -> module with run() -> list[Result]
+# name -> module with run() -> list[Result]; "module args" runs ``python -m module args --json``
+# in its own process (those use their own database: the full-scale one, or a fresh one).
 BENCHMARKS = {
     "claims": "bench.claims",
     "saml_acs": "bench.saml_acs",
     "scim": "bench.scim_vs_django_scim2",
+    "expire_seats": "bench.expire_seats ",
+    "roster_import": "bench.roster_import ",
+    "gsa_dashboard": "bench.dashboards gsa",
+    "agency_report": "bench.dashboards agency",
+    "pages": "bench.pages ",
+    "explain": "bench.explain ",
 }
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -53,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for name in names:
         print(f"==> {name}", flush=True)
-        module = importlib.import_module(BENCHMARKS[name])
-        results.extend(module.run())
+        target = BENCHMARKS[name]
+        if " " in target:
+            module, _, extra = target.partition(" ")
+            results.extend(run_isolated(module, *extra.split()))
+        else:
+            results.extend(importlib.import_module(target).run())
     body = table(results)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = (
