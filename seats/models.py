@@ -236,40 +236,31 @@ class Seat(models.Model):
 
 
 class SeatCount(models.Model):
-    """How many seats share a pool, state, expiry and week of claim: the dashboards' rollup.
+    """A change in how many seats share a pool, state, expiry and week of claim: the dashboards' rollup.
 
-    Kept by PostgreSQL statement triggers on ``seats_seat`` (migration 0005) in the same
-    transaction as every seat write, whatever made it (services, COPY, bulk SQL), so it is
-    never stale and no Python code writes it. The pool tables and charts sum a few thousand
-    of these rows instead of counting 1.4M seats. SQLite has no such triggers: there the
-    selectors count seats directly.
+    PostgreSQL statement triggers on ``seats_seat`` (migration 0005) append one row per key a
+    statement changed, in the same transaction as the seat write, whatever made it (services,
+    COPY, bulk SQL): never stale, and no Python code writes it. Rows are only appended, never
+    updated, so concurrent writers never wait on each other here (a per-key counter would be a
+    hot row, and a second lock order against the pool rows). ``seat_counts_compact`` folds them
+    into one row per key every few minutes. The pool tables and charts sum a few thousand rows
+    instead of counting 1.4M seats. SQLite has no such triggers: there the selectors count seats.
     """
 
     allocation = models.ForeignKey(
-        # No FK constraint or index of its own: the unique key starts with the pool, and a count
-        # left at zero must not stop a pool without seats from being deleted.
+        # No FK constraint: a count left at zero must not stop a pool without seats being deleted.
         Allocation,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
-        db_index=False,
         related_name="+",
     )
     state = models.CharField(max_length=16, choices=Seat.State.choices)
     expires_at = models.DateTimeField()
     claimed_week = models.DateField(help_text="Monday (UTC) of the week the seats were claimed.")
-    n = models.IntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["allocation", "state", "expires_at", "claimed_week"],
-                name="seats_seatcount_unique_key",
-                violation_error_message="One count per pool, state, expiry and week.",
-            ),
-        ]
+    n = models.IntegerField(help_text="Seats added (or, negative, taken away) under this key.")
 
     def __str__(self) -> str:
-        return f"{self.allocation_id}/{self.state}/{self.claimed_week}: {self.n}"
+        return f"{self.allocation_id}/{self.state}/{self.claimed_week}: {self.n:+}"
 
 
 class WaitlistEntry(models.Model):

@@ -37,7 +37,7 @@ def seat_tally(pools: QuerySet[Allocation] | None = None) -> QuerySet:
     return tally if pools is None else tally.filter(allocation__in=pools)
 
 
-def _how_many(rows: QuerySet, *, filter: Q | None = None) -> Aggregate:
+def count_seats(rows: QuerySet, *, filter: Q | None = None) -> Aggregate:
     """Seats in a group: the sum of the rollup's counts, or a count of seat rows."""
     if rows.model is SeatCount:
         return Coalesce(Sum("n", filter=filter), 0)  # type: ignore[return-value]
@@ -140,9 +140,9 @@ def pool_rows(allocations: QuerySet[Allocation], *, now: datetime | None = None)
         for row in live.order_by()
         .values("allocation_id")
         .annotate(
-            active=_how_many(live, filter=Q(state__in=ACTIVE_STATES)),
-            pending=_how_many(live, filter=Q(state__in=WAITING_STATES)),
-            expiring=_how_many(live, filter=Q(expires_at__lte=soon)),
+            active=count_seats(live, filter=Q(state__in=ACTIVE_STATES)),
+            pending=count_seats(live, filter=Q(state__in=WAITING_STATES)),
+            expiring=count_seats(live, filter=Q(expires_at__lte=soon)),
         )
     }
     rows = []
@@ -215,7 +215,7 @@ def claims_over_time(seats: QuerySet, *, weeks: int = 13, now: datetime | None =
         recent = seats.filter(claimed_at__gte=start).annotate(week=TruncWeek("claimed_at"))
     counts = {
         _as_date(row["week"]): row["n"]
-        for row in recent.order_by().values("week").annotate(n=_how_many(seats))
+        for row in recent.order_by().values("week").annotate(n=count_seats(seats))
     }
     days = [first + timedelta(weeks=i) for i in range(weeks)]
     return Series(
@@ -268,7 +268,7 @@ def expiry_timeline(seats: QuerySet, *, months: int = 13, now: datetime | None =
         .order_by()
         .annotate(month=TruncMonth("expires_at"))
         .values("month")
-        .annotate(n=_how_many(seats))
+        .annotate(n=count_seats(seats))
     }
     month_starts = []
     year, month = first.year, first.month
@@ -287,7 +287,7 @@ def expiry_timeline(seats: QuerySet, *, months: int = 13, now: datetime | None =
 
 def seats_by_state(seats: QuerySet) -> Series:
     """How many seats are in each state. One query. ``seats``: seats or a ``seat_tally()``."""
-    counts = dict(seats.order_by().values_list("state").annotate(n=_how_many(seats)))
+    counts = dict(seats.order_by().values_list("state").annotate(n=count_seats(seats)))
     states = list(Seat.State)
     return Series(
         title="Seats by state",

@@ -1,10 +1,11 @@
-"""The dashboards' rollup of seats, kept by PostgreSQL statement triggers.
+"""The dashboards' rollup of seats, appended to by PostgreSQL statement triggers.
 
 Each INSERT, UPDATE or DELETE statement on seats_seat (one seat or a batch of 10,000, from the
-ORM, raw SQL or COPY) adds its net change per (pool, state, expiry, week of claim) to
+ORM, raw SQL or COPY) appends its net change per (pool, state, expiry, week of claim) to
 seats_seatcount in the same transaction. Statement triggers with transition tables cost one
-upsert per statement, not one per row, so the expiry sweep and bulk loads stay set-based; the
-upsert's ORDER BY takes the row locks in one order so two writers cannot deadlock on them.
+INSERT per statement, not one per row, so the expiry sweep and bulk loads stay set-based; and
+appending (never updating a per-key row) means two writers never lock the same count row, so
+they cannot deadlock against each other's pool rows. seat_counts_compact folds the rows.
 Existing seats are counted once here. SQLite gets the table but no triggers (the selectors
 count seats there).
 """
@@ -14,13 +15,11 @@ from django.db import migrations, models
 
 KEY = "allocation_id, state, expires_at, claimed_week"
 WEEK = "(date_trunc('week', claimed_at AT TIME ZONE 'UTC'))::date"
-UPSERT = f"""
+APPEND = f"""
     INSERT INTO seats_seatcount ({KEY}, n)
     SELECT allocation_id, state, expires_at, claimed_week, sum(n)::integer FROM (%s) delta
     GROUP BY {KEY}
-    HAVING sum(n) <> 0
-    ORDER BY {KEY}
-    ON CONFLICT ({KEY}) DO UPDATE SET n = seats_seatcount.n + EXCLUDED.n;
+    HAVING sum(n) <> 0;
 """
 NEW = f"SELECT allocation_id, state, expires_at, {WEEK} AS claimed_week, 1 AS n FROM seat_rows_new"
 OLD = f"SELECT allocation_id, state, expires_at, {WEEK} AS claimed_week, -1 AS n FROM seat_rows_old"
@@ -28,21 +27,21 @@ OLD = f"SELECT allocation_id, state, expires_at, {WEEK} AS claimed_week, -1 AS n
 CREATE = f"""
 CREATE OR REPLACE FUNCTION seats_seatcount_on_insert() RETURNS trigger AS $$
 BEGIN
-    {UPSERT % NEW}
+    {APPEND % NEW}
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION seats_seatcount_on_update() RETURNS trigger AS $$
 BEGIN
-    {UPSERT % (NEW + " UNION ALL " + OLD)}
+    {APPEND % (NEW + " UNION ALL " + OLD)}
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION seats_seatcount_on_delete() RETURNS trigger AS $$
 BEGIN
-    {UPSERT % OLD}
+    {APPEND % OLD}
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
@@ -95,12 +94,9 @@ class Migration(migrations.Migration):
                 ('state', models.CharField(choices=[('requested', 'Requested (awaiting approval)'), ('pending', 'Pending at the vendor'), ('active', 'Active'), ('reclaim_notice', 'Inactive: reclaim notice sent'), ('failed', 'Vendor provisioning failed'), ('rejected', 'Rejected'), ('revoked', 'Revoked'), ('expired', 'Expired')], max_length=16)),
                 ('expires_at', models.DateTimeField()),
                 ('claimed_week', models.DateField(help_text='Monday (UTC) of the week the seats were claimed.')),
-                ('n', models.IntegerField()),
-                ('allocation', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='seats.allocation')),
+                ('n', models.IntegerField(help_text='Seats added (or, negative, taken away) under this key.')),
+                ('allocation', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='seats.allocation')),
             ],
-            options={
-                'constraints': [models.UniqueConstraint(fields=('allocation', 'state', 'expires_at', 'claimed_week'), name='seats_seatcount_unique_key', violation_error_message='One count per pool, state, expiry and week.')],
-            },
         ),
         migrations.RunPython(create_triggers, drop_triggers),
     ]

@@ -1,5 +1,6 @@
 """The dashboards' rollup (SeatCount) always equals a count of the seats themselves: the
-PostgreSQL triggers follow every kind of seat write, one seat or a batch, service or raw SQL."""
+PostgreSQL triggers follow every kind of seat write, one seat or a batch, service or raw SQL,
+and folding its rows changes no sum."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from django.utils import timezone
 from audit.actors import Actor
 from seats import selectors
 from seats.models import Allocation, Seat, SeatCount
+from seats.rollup import seat_counts_compact
 from seats.services import seat_approve, seat_revoke, seats_expire
+from tests.seats.test_concurrency import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 ACTOR = Actor.system("test")
@@ -39,14 +42,12 @@ def counted_from_rollup() -> dict[tuple, int]:
     return {(a, s, e, w): n for a, s, e, w, n in rows if n}
 
 
-def test_the_rollup_follows_claims_approvals_revocations_and_expiry(
-    pool, department, make_employee, claim
-):
+def test_the_rollup_follows_claims_approvals_revocations_and_expiry(pool, department, make_employee, claim):
     department.claims_require_approval = True
     department.save()
     seats = [claim(pool, make_employee(department)) for _ in range(4)]
     assert counted_from_rollup() == counted_from_seats()
-    assert SeatCount.objects.filter(state=Seat.State.REQUESTED).get().n == 4
+    assert SeatCount.objects.filter(state=Seat.State.REQUESTED).aggregate(n=Sum("n"))["n"] == 4
 
     seat_approve(seat=seats[0], actor=ACTOR)
     seat_revoke(seat=seats[1], actor=ACTOR, reason="left")
@@ -79,3 +80,31 @@ def test_charts_read_the_rollup_and_agree_with_counting_seats(pool, department, 
     assert selectors.expiry_timeline(tally).datasets == selectors.expiry_timeline(seats).datasets
     assert selectors.seats_by_state(tally).datasets == selectors.seats_by_state(seats).datasets
     assert sum(selectors.seats_by_state(tally).datasets["Seats"]) == 3
+
+
+def test_compacting_folds_the_rows_to_one_per_key_and_keeps_every_sum(pool, department, make_employee, claim):
+    seats = [claim(pool, make_employee(department)) for _ in range(5)]
+    seat_revoke(seat=seats[0], actor=ACTOR, reason="left")
+    expected = counted_from_seats()
+    before, after = seat_counts_compact()
+    assert (before, after) == (7, 2)  # five claims and a revocation's -1/+1; active and revoked
+    assert SeatCount.objects.count() == 2
+    assert counted_from_rollup() == expected
+    assert seat_counts_compact() == (2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_and_compaction_at_once_lose_no_seat(pool, department, make_employee, claim):
+    people = [make_employee(department) for _ in range(6)]
+    for person in people[:3]:
+        claim(pool, person)
+
+    def work(index: int) -> object:
+        if index == 0:
+            return seat_counts_compact()
+        return [claim(pool, person) for person in people[3:] if person.pk % 2 == index - 1]
+
+    results = race(3, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Seat.objects.count() == 6
+    assert counted_from_rollup() == counted_from_seats()
