@@ -11,9 +11,10 @@ largest department, whose file names people in its offices too.
   ``roster_import_run`` (batches of ``ROSTER_IMPORT_BATCH_SIZE`` with validation, one audit row
   per person, progress counters).
 
-The goal is at most 3x the bare COPY for the whole path. The imported people and the import are
-deleted afterwards so the next run starts from the same roster (the audit trail is append-only,
-so their audit rows stay).
+The goal is at most 3x the bare COPY (timed before and after the import, averaged), reported for
+the import itself and for the whole path. The imported people and the import are deleted
+afterwards so the next run starts from the same roster (the audit trail is append-only, so
+their audit rows stay).
 
     python -m bench.roster_import [--rows 100000]
 """
@@ -129,27 +130,39 @@ def run(rows: int = ROWS) -> list[Result]:
     _clean()
     department, data = _csv(rows)
     say(f"roster_import: {rows:,} rows for {department.name} ...")
-    copy_seconds = _bare_copy(department, data)
-    say(f"  bare COPY {copy_seconds:.2f}s")
+    # The baseline before and after the import, averaged: the machine is shared and noisy.
+    first_copy = _bare_copy(department, data)
+    say(f"  bare COPY {first_copy:.2f}s")
     total_seconds, run_seconds, job = _import(department, data)
     say(f"  import {total_seconds:.2f}s (of which the import run {run_seconds:.2f}s)")
     created = Employee.objects.filter(email__startswith=MARK).count()
     assert job.state == "done" and job.created_rows == rows == created, (job.state, job.created_rows, created)
     _clean(job)
-    ratio = total_seconds / copy_seconds
+    second_copy = _bare_copy(department, data)
+    say(f"  bare COPY {second_copy:.2f}s")
+    copy_seconds = (first_copy + second_copy) / 2
+    baseline = f"{copy_seconds:.1f} s bare COPY ({rows / copy_seconds:,.0f} rows/s)"
     return [
         Result(
-            benchmark=f"roster import, {rows:,} CSV rows into 2.29M (PostgreSQL)",
-            figure=f"{total_seconds:.1f} s ({rows / total_seconds:,.0f} rows/s)",
-            baseline=f"{copy_seconds:.1f} s bare COPY ({rows / copy_seconds:,.0f} rows/s)",
-            ratio=ratio,
+            benchmark=f"roster import, {rows:,} CSV rows into 2.29M: the import (PostgreSQL)",
+            figure=f"{run_seconds:.1f} s ({rows / run_seconds:,.0f} rows/s)",
+            baseline=baseline,
+            ratio=run_seconds / copy_seconds,
             goal=f"at most {GOAL:.0f}x",
-            met=ratio <= GOAL,
-            note=(
-                f"upload + dry run + import, as the portal's tasks run it; the import step alone "
-                f"{run_seconds:.1f} s ({run_seconds / copy_seconds:.2f}x); one audit row per person"
-            ),
-        )
+            met=run_seconds / copy_seconds <= GOAL,
+            note="roster_import_run as the Celery task runs it: every row judged again, one audit row per "
+            "person, progress counters per batch of ROSTER_IMPORT_BATCH_SIZE",
+        ),
+        Result(
+            benchmark=f"roster import, {rows:,} CSV rows into 2.29M: upload + dry run + import (PostgreSQL)",
+            figure=f"{total_seconds:.1f} s ({rows / total_seconds:,.0f} rows/s)",
+            baseline=baseline,
+            ratio=total_seconds / copy_seconds,
+            goal=f"at most {GOAL:.0f}x",
+            met=total_seconds / copy_seconds <= GOAL,
+            note="the whole portal path: the dry run reads and judges every row once more before a "
+            "person starts the import",
+        ),
     ]
 
 
