@@ -20,7 +20,9 @@ ACTOR = Actor.system("test")
 
 
 @pytest.fixture
-def opened(settings, tmp_path, department, bureau, program, pool, employee, employee_user, make_employee, claim):
+def opened(
+    settings, tmp_path, department, bureau, program, pool, employee, employee_user, make_employee, claim
+):
     """A small agency with every kind of row the pages list, and who opens each page."""
     settings.MEDIA_ROOT = tmp_path
     department.claims_require_approval = True
