@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all: {', '.join(BENCHMARKS)})")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="write bench/RESULTS.md even when only some benchmarks ran (it says which did not)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
@@ -68,15 +73,17 @@ def main(argv: list[str] | None = None) -> int:
             results.extend(importlib.import_module(target).run())
     body = table(results)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    skipped = [name for name in BENCHMARKS if name not in names]
     report = (
         f"# Benchmark results\n\nRun {stamp} on {machine()}; "
         f"{time.monotonic() - started:.0f} s in all. "
-        "Ratios compare with a baseline measured in the same run.\n\n"
-        f"{body}\n"
+        "Ratios compare with a baseline measured in the same run."
+        + (f" Not in this run: {', '.join(skipped)}." if skipped else "")
+        + f"\n\n{body}\n"
     )
     print()
     print(body)
-    if set(names) == set(BENCHMARKS):
+    if set(names) == set(BENCHMARKS) or args.write:
         RESULTS_FILE.write_text(report)
         print(f"\nwritten to {RESULTS_FILE}")
     return 0
