@@ -212,12 +212,7 @@ class Seat(models.Model):
                 condition=Q(state__in=["requested", "pending", "active", "reclaim_notice", "failed"]),
                 name="seats_seat_live_expiry",
             ),
-            # Covers the pool tables and charts (per-pool counts by state, claims per week, live
-            # seats by month of expiry, seats by state): they read this index alone, never the
-            # table (bench/EXPLAIN.md). Its (allocation, state) prefix serves the per-pool lookups.
-            models.Index(
-                fields=["allocation", "state", "expires_at", "claimed_at"], name="seats_seat_pool_counts"
-            ),
+            models.Index(fields=["allocation", "state"], name="seats_seat_allocation_state"),
             # The approvals queue: oldest claim first, without sorting every waiting claim.
             models.Index(
                 fields=["claimed_at", "id"],

@@ -3,10 +3,10 @@
 Counts come from set-based aggregates grouped in the database. On PostgreSQL they sum the
 ``SeatCount`` rollup (seats per pool, state, expiry and week of claim, kept by triggers in the
 same transaction as every seat write): a few thousand rows however many seats there are, so
-the GSA dashboard over 1.4M seats reads no seat at all. Elsewhere (SQLite) they count seats,
-through the ``seats_seat_pool_counts`` index where they can. The chart selectors take either a
-seat queryset or a ``seat_tally()``; only the handful of pool rows are folded together in
-Python, so a dashboard over two million seats costs the same number of queries as one over ten.
+the GSA dashboard over 1.4M seats reads no seat at all. Elsewhere (SQLite) they count seats.
+The chart selectors take either a seat queryset or a ``seat_tally()``; only the handful of pool
+rows are folded together in Python, so a dashboard over two million seats costs the same number
+of queries as one over ten.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def count_seats(rows: QuerySet, *, filter: Q | None = None) -> Aggregate:
     """Seats in a group: the sum of the rollup's counts, or a count of seat rows."""
     if rows.model is SeatCount:
         return Coalesce(Sum("n", filter=filter), 0)  # type: ignore[return-value]
-    # A column inside seats_seat_pool_counts (not the id) keeps the count an index-only scan.
+    # Count rows by a column of the (allocation, state) index, not the id the index lacks.
     return Count("allocation_id", filter=filter)
 
 

@@ -83,7 +83,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('seats', '0004_seat_rollup_and_queue_indexes'),
+        ('seats', '0004_seat_approval_queue_index'),
     ]
 
     operations = [
