@@ -135,6 +135,7 @@ class RosterChecker:
                 if key:
                     self.by_key[key.strip().lower()] = office
         self.owners: dict[str, object] = {}
+        self.domains_allowed: set[tuple[int, str]] = set()
         self.first_line: dict[str, int] = {}
 
     def office(self, value: str) -> Agency | None:
@@ -198,8 +199,12 @@ class RosterChecker:
             if target.pk != employee.agency_id:
                 changes["agency"] = (employee.agency.slug, target.slug)
             return Verdict(row, "update" if changes else "keep", "", email, target, employee, changes)
-        try:
-            check_domain_owner(agency=office, email=email, owner=self.owners.get(email.rpartition("@")[2]))
-        except DomainError as exc:
-            return Verdict(row, "invalid", exc.message, email)
+        domain = email.rpartition("@")[2]
+        if (office.pk, domain) not in self.domains_allowed:
+            try:
+                check_domain_owner(agency=office, email=email, owner=self.owners.get(domain))
+            except DomainError as exc:
+                return Verdict(row, "invalid", exc.message, email)
+            # The answer depends only on the office and the domain's owner (kept for the file).
+            self.domains_allowed.add((office.pk, domain))
         return Verdict(row, "create", "", email, office)
