@@ -7,14 +7,21 @@ measured in the same run, so the ratio holds on a shared, noisy machine.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seats_bench")
+# The full-scale database (2.29M employees, ~1.37M seats): built once by ensure_scale_database,
+# then reused, since loading it takes a few minutes.
+SCALE_DATABASE_URL = os.environ.get("SCALE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seats_scale")
+FULL_WORKFORCE = 2_289_472
+SCALE_SEAT_RATE = "0.6"
 
 
 def setup_django() -> None:
@@ -40,6 +47,55 @@ def ensure_database() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+
+
+def ensure_scale_database() -> None:
+    """Point Django at the full-scale database, building it first if it is missing or partial:
+    migrate, the federal data, the 2.29M-person workforce and seats for 60% of them."""
+    import psycopg
+
+    os.environ["BENCH_DATABASE_URL"] = SCALE_DATABASE_URL
+    global BENCH_DATABASE_URL
+    BENCH_DATABASE_URL = SCALE_DATABASE_URL
+    ensure_database()
+    from django.core.management import call_command
+
+    from agencies import workforce
+    from seats.models import Seat
+    from seats.scale import PROGRAM_SLUG
+
+    if workforce.existing_synthetic() < FULL_WORKFORCE:
+        say("building the full-scale database (a few minutes) ...")
+        call_command("load_federal_data", verbosity=0, stdout=sys.stderr)
+        call_command("generate_workforce", "--replace", "--seats", SCALE_SEAT_RATE, stdout=sys.stderr)
+    elif not Seat.objects.filter(program__slug=PROGRAM_SLUG).exists():
+        call_command("generate_workforce", "--seats", SCALE_SEAT_RATE, stdout=sys.stderr)
+    with psycopg.connect(SCALE_DATABASE_URL, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE agencies_employee")
+        conn.execute("VACUUM ANALYZE seats_seat")
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr: an isolated benchmark's stdout carries its results."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_isolated(module: str, *args: str) -> list[Result]:
+    """Run ``python -m module --json`` in its own process (its own database and Django setup)
+    and read back its result rows."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args, "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(completed.stdout.strip().splitlines()[-1])
+    return [Result(**row) for row in rows]
+
+
+def emit(results: list[Result]) -> None:
+    """The --json side of run_isolated: the result rows as one JSON line on stdout."""
+    print(json.dumps([r.__dict__ for r in results]))
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Benchmark: expire_seats on 1,000,000 seats on PostgreSQL against the bare set-based SQL floor.
 
-    .venv/bin/python bench/expire_seats.py [--seats 1000000] [--pools 100] [--batch-size 10000]
+    .venv/bin/python -m bench.expire_seats [--seats 1000000] [--pools 100] [--batch-size 10000]
         [--database-url postgres://postgres@127.0.0.1:5432/seats_life_bench]
 
 It (re)creates the benchmark database, migrates it, and loads two identical populations of
@@ -80,9 +80,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seats", type=int, default=1_000_000, help="seats per population")
     parser.add_argument("--pools", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--json", action="store_true", help="print the result row as JSON (bench.run)")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seats_life_bench"),
+        default=os.environ.get("EXPIRE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seats_life_bench"),
+        help="dropped and created again (EXPIRE_DATABASE_URL)",
     )
     return parser.parse_args()
 
@@ -192,6 +194,9 @@ def vacuum() -> None:
 
 def main() -> None:
     args = parse_args()
+    stdout = sys.stdout
+    if args.json:  # progress to stderr; stdout carries only the result row
+        sys.stdout = sys.stderr
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DEBUG", "true")
     os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="seats-bench-")  # its own filesystem broker
@@ -247,6 +252,23 @@ def main() -> None:
         f"{messages:,} delivery messages published)"
     )
     say(f"ratio                      {ratio:>11.2f}x  (goal: at most 2x) {'OK' if ratio <= 2 else 'OVER'}")
+    if args.json:
+        from bench.common import Result, emit
+
+        sys.stdout = stdout
+        emit(
+            [
+                Result(
+                    benchmark=f"expire_seats, {total:,} seats (PostgreSQL)",
+                    figure=f"{service_seconds:.1f} s ({total / service_seconds:,.0f} seats/s)",
+                    baseline=f"{floor_seconds:.1f} s bare set-based SQL",
+                    ratio=ratio,
+                    goal="at most 2x",
+                    met=ratio <= 2,
+                    note=f"batches of {args.batch_size:,} with SKIP LOCKED; {messages:,} messages published",
+                )
+            ]
+        )
 
 
 if __name__ == "__main__":

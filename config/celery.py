@@ -24,6 +24,8 @@ app.conf.beat_schedule = {
     "provisioning-sweep-outbox": {"task": "provisioning.sweep_outbox", "schedule": 60.0},
     # Seats end within minutes of their term, in batches.
     "seats-expire": {"task": "seats.expire_seats", "schedule": crontab(minute="*/10")},
+    # The dashboards' seat rollup: fold the rows the triggers appended since the last run.
+    "seats-compact-seat-counts": {"task": "seats.compact_seat_counts", "schedule": crontab(minute="*/10")},
     "seats-low-pool-alerts": {"task": "seats.check_low_pools", "schedule": crontab(minute="*/15")},
     "seats-resend-unsent-notices": {"task": "seats.resend_unsent_notices", "schedule": crontab(minute="*/5")},
     # Mornings on the East Coast, so a reminder lands at the start of the working day.

@@ -219,7 +219,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- portal ---------------------------------------------------------------------------------
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 # People per transaction when a roster is imported; each batch also moves the progress bar.
-ROSTER_IMPORT_BATCH_SIZE = env_int("ROSTER_IMPORT_BATCH_SIZE", 500)
+# 2,000: one COPY and a handful of queries per batch (bench/RESULTS.md: roster_import), and a
+# 100,000-row file still moves the bar fifty times.
+ROSTER_IMPORT_BATCH_SIZE = env_int("ROSTER_IMPORT_BATCH_SIZE", 2000)
 # Who answers "what TXT records does this domain publish?" (tests and closed networks swap it).
 DNS_TXT_RESOLVER = env_str("DNS_TXT_RESOLVER", "agencies.dns.dnspython_txt_records")
 

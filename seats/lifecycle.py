@@ -22,6 +22,7 @@ from audit.services import audit_record, audit_record_many
 from core.errors import DomainError
 from seats.models import Allocation, LowPoolAlert, Seat, UsageSnapshot, WaitlistEntry
 from seats.notices import NoticeDraft, notices_record
+from seats.selectors import count_seats, seat_tally
 from seats.services import seat_reclaim_cancel, seat_reclaim_notify, seat_revoke
 
 logger = logging.getLogger(__name__)
@@ -150,11 +151,13 @@ def seats_reclaim_inactive(*, now: datetime | None = None, actor: ActorLike | No
     who = actor or Actor.system("reclaim")
     policies = _policies()
     counts = {"noticed": 0, "revoked": 0, "kept": 0}
+    # A probe of the (allocation, state) index per pool, not a join over every active seat.
+    in_use = Seat.objects.filter(
+        allocation_id=OuterRef("pk"), state__in=(Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE)
+    )
     pools = (
-        Allocation.objects.filter(
-            seats__state__in=(Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE), term_ends_at__gt=now
-        )
-        .distinct()
+        Allocation.objects.filter(Exists(in_use), term_ends_at__gt=now)
+        .order_by("pk")
         .values_list("pk", "agency__path")
     )
     for pool_id, path in pools:
@@ -308,11 +311,11 @@ def usage_snapshot_take(
         "reclaim_notice": Seat.State.RECLAIM_NOTICE,
         "failed": Seat.State.FAILED,
     }
+    live = seat_tally().filter(state__in=Seat.LIVE_STATES)  # the rollup on PostgreSQL
     per_pool = {
         row["allocation_id"]: row
-        for row in Seat.objects.filter(state__in=Seat.LIVE_STATES)
-        .values("allocation_id")
-        .annotate(**{name: Count("pk", filter=Q(state=state)) for name, state in states.items()})
+        for row in live.values("allocation_id")
+        .annotate(**{name: count_seats(live, filter=Q(state=state)) for name, state in states.items()})
         .order_by()
     }
     waiting = dict(

@@ -213,6 +213,12 @@ class Seat(models.Model):
                 name="seats_seat_live_expiry",
             ),
             models.Index(fields=["allocation", "state"], name="seats_seat_allocation_state"),
+            # The approvals queue: oldest claim first, without sorting every waiting claim.
+            models.Index(
+                fields=["claimed_at", "id"],
+                condition=Q(state="requested"),
+                name="seats_seat_approval_queue",
+            ),
             models.Index(fields=["employee", "state"], name="seats_seat_employee_state"),
         ]
 
@@ -222,6 +228,34 @@ class Seat(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
+
+
+class SeatCount(models.Model):
+    """A change in how many seats share a pool, state, expiry and week of claim: the dashboards' rollup.
+
+    PostgreSQL statement triggers on ``seats_seat`` (migration 0005) append one row per key a
+    statement changed, in the same transaction as the seat write, whatever made it (services,
+    COPY, bulk SQL): never stale, and no Python code writes it. Rows are only appended, never
+    updated, so concurrent writers never wait on each other here (a per-key counter would be a
+    hot row, and a second lock order against the pool rows). ``seat_counts_compact`` folds them
+    into one row per key every few minutes. The pool tables and charts sum a few thousand rows
+    instead of counting 1.4M seats. SQLite has no such triggers: there the selectors count seats.
+    """
+
+    allocation = models.ForeignKey(
+        # No FK constraint: a count left at zero must not stop a pool without seats being deleted.
+        Allocation,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    state = models.CharField(max_length=16, choices=Seat.State.choices)
+    expires_at = models.DateTimeField()
+    claimed_week = models.DateField(help_text="Monday (UTC) of the week the seats were claimed.")
+    n = models.IntegerField(help_text="Seats added (or, negative, taken away) under this key.")
+
+    def __str__(self) -> str:
+        return f"{self.allocation_id}/{self.state}/{self.claimed_week}: {self.n:+}"
 
 
 class WaitlistEntry(models.Model):

@@ -1,8 +1,12 @@
 """Reads behind the portal's pool tables and charts, each a fixed number of queries.
 
-Counts come from set-based aggregates over seats (``claimed_at``, ``expires_at``, ``state``),
-grouped in the database; only the handful of pool rows are folded together in Python, so a
-dashboard over two million seats costs the same number of queries as one over ten.
+Counts come from set-based aggregates grouped in the database. On PostgreSQL they sum the
+``SeatCount`` rollup (seats per pool, state, expiry and week of claim, kept by triggers in the
+same transaction as every seat write): a few thousand rows however many seats there are, so
+the GSA dashboard over 1.4M seats reads no seat at all. Elsewhere (SQLite) they count seats.
+The chart selectors take either a seat queryset or a ``seat_tally()``; only the handful of pool
+rows are folded together in Python, so a dashboard over two million seats costs the same number
+of queries as one over ten.
 """
 
 from __future__ import annotations
@@ -12,17 +16,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Aggregate, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from agencies.models import Agency
-from seats.models import Allocation, Program, Seat, UsageSnapshot, WaitlistEntry
+from seats.models import Allocation, Program, Seat, SeatCount, UsageSnapshot, WaitlistEntry
 
 LIVE = Seat.LIVE_STATES
 ACTIVE_STATES = (Seat.State.ACTIVE, Seat.State.RECLAIM_NOTICE)
 WAITING_STATES = (Seat.State.REQUESTED, Seat.State.PENDING, Seat.State.FAILED)
 EXPIRY_WINDOW_DAYS = 30
+
+
+def seat_tally(pools: QuerySet[Allocation] | None = None) -> QuerySet:
+    """The seats of these pools (all pools by default) as the charts should count them: the
+    trigger-kept ``SeatCount`` rollup on PostgreSQL, the seats themselves elsewhere."""
+    tally = SeatCount.objects.all() if connection.vendor == "postgresql" else Seat.objects.all()
+    return tally if pools is None else tally.filter(allocation__in=pools)
+
+
+def count_seats(rows: QuerySet, *, filter: Q | None = None) -> Aggregate:
+    """Seats in a group: the sum of the rollup's counts, or a count of seat rows."""
+    if rows.model is SeatCount:
+        return Coalesce(Sum("n", filter=filter), 0)  # type: ignore[return-value]
+    # Count rows by a column of the (allocation, state) index, not the id the index lacks.
+    return Count("allocation_id", filter=filter)
 
 
 @dataclass
@@ -114,15 +134,15 @@ def pool_rows(allocations: QuerySet[Allocation], *, now: datetime | None = None)
     subtrees = {pool.pk: subtree(pool.pk) for pool in pools}
     wanted = {pk for ids in subtrees.values() for pk in ids}
     soon = now + timedelta(days=EXPIRY_WINDOW_DAYS)
+    live = seat_tally().filter(allocation_id__in=wanted, state__in=LIVE)
     per_pool = {
         row["allocation_id"]: row
-        for row in Seat.objects.filter(allocation_id__in=wanted, state__in=LIVE)
-        .order_by()
+        for row in live.order_by()
         .values("allocation_id")
         .annotate(
-            active=Count("pk", filter=Q(state__in=ACTIVE_STATES)),
-            pending=Count("pk", filter=Q(state__in=WAITING_STATES)),
-            expiring=Count("pk", filter=Q(expires_at__lte=soon)),
+            active=count_seats(live, filter=Q(state__in=ACTIVE_STATES)),
+            pending=count_seats(live, filter=Q(state__in=WAITING_STATES)),
+            expiring=count_seats(live, filter=Q(expires_at__lte=soon)),
         )
     }
     rows = []
@@ -181,18 +201,21 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def claims_over_time(seats: QuerySet[Seat], *, weeks: int = 13, now: datetime | None = None) -> Series:
-    """Seats claimed per week (Monday to Sunday, UTC) over the last ``weeks`` weeks. One query."""
+def claims_over_time(seats: QuerySet, *, weeks: int = 13, now: datetime | None = None) -> Series:
+    """Seats claimed per week (Monday to Sunday, UTC) over the last ``weeks`` weeks. One query.
+
+    ``seats``: seats or a ``seat_tally()``."""
     now = now or timezone.now()
     first = _week_start(now.date()) - timedelta(weeks=weeks - 1)
     start = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
+    if seats.model is SeatCount:
+        # The rollup keeps the week of claim; weeks from ``first`` on are claims from ``start`` on.
+        recent = seats.filter(claimed_week__gte=first).annotate(week=F("claimed_week"))
+    else:
+        recent = seats.filter(claimed_at__gte=start).annotate(week=TruncWeek("claimed_at"))
     counts = {
         _as_date(row["week"]): row["n"]
-        for row in seats.filter(claimed_at__gte=start)
-        .order_by()
-        .annotate(week=TruncWeek("claimed_at"))
-        .values("week")
-        .annotate(n=Count("pk"))
+        for row in recent.order_by().values("week").annotate(n=count_seats(seats))
     }
     days = [first + timedelta(weeks=i) for i in range(weeks)]
     return Series(
@@ -232,9 +255,9 @@ def usage_over_time(
     )
 
 
-def expiry_timeline(seats: QuerySet[Seat], *, months: int = 13, now: datetime | None = None) -> Series:
+def expiry_timeline(seats: QuerySet, *, months: int = 13, now: datetime | None = None) -> Series:
     """Live seats by the month their term ends, from this month on (a year's term ends within
-    the 13 months shown). One query."""
+    the 13 months shown). One query. ``seats``: seats or a ``seat_tally()``."""
     now = now or timezone.now()
     first = now.date().replace(day=1)
     counts = {
@@ -245,7 +268,7 @@ def expiry_timeline(seats: QuerySet[Seat], *, months: int = 13, now: datetime | 
         .order_by()
         .annotate(month=TruncMonth("expires_at"))
         .values("month")
-        .annotate(n=Count("pk"))
+        .annotate(n=count_seats(seats))
     }
     month_starts = []
     year, month = first.year, first.month
@@ -262,9 +285,9 @@ def expiry_timeline(seats: QuerySet[Seat], *, months: int = 13, now: datetime | 
     )
 
 
-def seats_by_state(seats: QuerySet[Seat]) -> Series:
-    """How many seats are in each state. One query."""
-    counts = dict(seats.order_by().values_list("state").annotate(n=Count("pk")))
+def seats_by_state(seats: QuerySet) -> Series:
+    """How many seats are in each state. One query. ``seats``: seats or a ``seat_tally()``."""
+    counts = dict(seats.order_by().values_list("state").annotate(n=count_seats(seats)))
     states = list(Seat.State)
     return Series(
         title="Seats by state",

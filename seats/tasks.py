@@ -41,6 +41,13 @@ def snapshot_usage() -> int:
     return usage_snapshot_take()
 
 
+@shared_task(name="seats.compact_seat_counts", ignore_result=True)
+def compact_seat_counts() -> tuple[int, int]:
+    from seats.rollup import seat_counts_compact
+
+    return seat_counts_compact()
+
+
 @shared_task(name="seats.send_notices", ignore_result=True, acks_late=True)
 def send_notices(notice_ids: list[int]) -> int:
     from seats.notices import notices_send

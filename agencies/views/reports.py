@@ -7,7 +7,7 @@ from typing import Any
 from django.views.generic import TemplateView
 
 from seats import selectors
-from seats.models import Seat, UsageSnapshot
+from seats.models import UsageSnapshot
 from seats.views.agency import AgencySeatsMixin
 
 
@@ -16,7 +16,7 @@ class ReportsView(AgencySeatsMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         rows = selectors.pool_rows(self.pools().order_by("agency__path", "program__name"))
-        seats = Seat.objects.filter(allocation__in=self.pools())
+        seats = selectors.seat_tally(self.pools())
         own = [row for row in rows if row.allocation.agency_id == self.agency.pk]
         return super().get_context_data(
             rows=rows,

@@ -26,7 +26,7 @@ from seats.forms import (
     ResizeForm,
     day_start,
 )
-from seats.models import Allocation, Program, Seat, UsageSnapshot
+from seats.models import Allocation, Program, UsageSnapshot
 from seats.services import (
     add_months,
     allocation_create,
@@ -39,15 +39,15 @@ from seats.services import (
 
 def filtered_pool_rows(
     request: HttpRequest,
-) -> tuple[PoolFilterForm, list[selectors.PoolRow], QuerySet[Seat]]:
+) -> tuple[PoolFilterForm, list[selectors.PoolRow], QuerySet]:
     """The dashboard's and the export's rows: top-level pools narrowed by the filter form."""
     form = PoolFilterForm(request.GET or None)
     pools = Allocation.objects.filter(parent__isnull=True).order_by("agency__name", "program__name")
-    seats = Seat.objects.all()
+    seats = selectors.seat_tally()
     data = form.cleaned_data if form.is_valid() else {}
     if data.get("program"):
         pools = pools.filter(program=data["program"])
-        seats = seats.filter(program=data["program"])
+        seats = seats.filter(allocation__program=data["program"])
     if data.get("q"):
         pools = pools.filter(Q(agency__name__icontains=data["q"]) | Q(agency__abbreviation__iexact=data["q"]))
     rows = selectors.filter_rows(

@@ -17,6 +17,7 @@ def test_every_beat_entry_names_a_registered_task():
         "seats.reclaim_inactive_seats",
         "seats.check_low_pools",
         "seats.snapshot_usage",
+        "seats.compact_seat_counts",
         "seats.resend_unsent_notices",
         "billing.invoice_waiting_renewals",
         "billing.check_open_invoices",
