@@ -1,11 +1,12 @@
-"""Every portal page at full scale: its query count against its budget, and its time.
+"""Every portal page and REST API list at full scale: its query count against its budget, and its time.
 
 Renders each page with Django's test client against the full-scale database
 (``SCALE_DATABASE_URL``: 2.29M people, ~1.37M seats), signed in as the person who opens it: a
 GSA administrator (second factor done), an administrator of the largest department, or an
-employee holding a seat. Each budget is the count the page makes at small scale, opened by the
-same person (tests/portal/test_page_budgets.py pins it; test_query_counts.py shows it does not
-grow with the rows); a page over its budget at full scale has an N+1 the small tests missed.
+employee holding a seat; API lists with that person's personal API token. Each budget is the
+count the page makes at small scale, opened by the same person (tests/portal/test_page_budgets.py
+and tests/api/test_query_counts.py pin them and show they do not grow with the rows); a page over
+its budget at full scale has an N+1 the small tests missed.
 Writes bench/PAGES.md.
 
     python -m bench.pages            # or: ./run bench pages
@@ -33,7 +34,7 @@ class Page:
     """One page to open: who opens it and the query budget it must stay within."""
 
     label: str
-    who: str  # gsa | agency | employee
+    who: str  # gsa | agency | employee; with an "api-" prefix: that person's API token
     url: str
     budget: int
 
@@ -95,7 +96,22 @@ def pages() -> list[Page]:
         Page("SCIM tokens", "agency", "/agencies/{agency}/scim-tokens/", 9),
         Page("SCIM groups", "agency", "/agencies/{agency}/scim-groups/", 10),
         Page("home (employee)", "employee", "/", 6),
-        Page("claim page", "employee", "/claim/", 7),
+        Page("claim page", "employee", "/claim/", 8),
+    ]
+
+
+def api_lists() -> list[Page]:
+    """The REST API's lists, first page each, with the budgets tests/api/test_query_counts.py pins
+    (token and role lookups included)."""
+    from tests.api.test_query_counts import AGENCY_ADMIN_LISTS, LISTS
+
+    agency_lists = {path.replace("doe-x", "{agency}"): n for path, n in AGENCY_ADMIN_LISTS.items()}
+    return [
+        *(Page(f"API {path} (GSA)", "api-gsa", path, n) for path, n in LISTS.items()),
+        *(
+            Page(f"API {path.split('?')[0]} (agency)", "api-agency", path, n)
+            for path, n in agency_lists.items()
+        ),
     ]
 
 
@@ -184,6 +200,14 @@ def prepare() -> dict[str, object]:
 def client_for(user, who: str):
     from django.test import Client
 
+    if who.startswith("api-"):
+        from audit.actors import Actor
+        from core.api_tokens import api_token_create
+
+        issued = api_token_create(
+            user=user, name="bench pages", actor=Actor.system("bench pages"), expires_in_days=1
+        )
+        return Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     client = Client(SERVER_NAME="localhost")
     if who == "employee":
         client.force_login(user)
@@ -226,9 +250,11 @@ def measure(client, page: Page, url: str, repeat: int = 3) -> Measured:
 
 def measure_all(context: dict | None = None, repeat: int = 3) -> list[Measured]:
     context = context or prepare()
-    clients = {who: client_for(user, who) for who, user in context["users"].items()}
+    users = context["users"]
+    users = {**users, "api-gsa": users["gsa"], "api-agency": users["agency"]}
+    clients = {who: client_for(user, who) for who, user in users.items()}
     found = []
-    for page in pages():
+    for page in [*pages(), *api_lists()]:
         url = page.url.format(**context["values"])
         result = measure(clients[page.who], page, url, repeat)
         say(
@@ -243,7 +269,7 @@ def report(results: list[Measured], department) -> str:
     from seats.models import Seat
 
     lines = [
-        "# Portal pages at full scale",
+        "# Portal pages and API lists at full scale",
         "",
         f"{Employee.objects.count():,} employees, {Seat.objects.count():,} seats. Agency pages are opened "
         f"by an administrator of {department.name} ({department.headcount:,} people, the largest). "
@@ -268,10 +294,14 @@ def run() -> list[Result]:
     results = measure_all(context)
     PAGES_FILE.write_text(report(results, context["department"]))
     over = [r for r in results if not r.within_budget]
-    slowest = max(results, key=lambda r: r.seconds)
+    # A bulk export (up to AUDIT_EXPORT_MAX_ROWS rows of CSV) is a download, not a page someone
+    # waits on: its time is reported beside the goal, not held to it.
+    downloads = [r for r in results if "/export/" in r.url]
+    viewed = [r for r in results if r not in downloads]
+    slowest = max(viewed, key=lambda r: r.seconds)
     return [
         Result(
-            benchmark=f"{len(results)} portal pages at full scale: query budgets (PostgreSQL)",
+            benchmark=f"{len(results)} portal pages and API lists at full scale: query budgets (PostgreSQL)",
             figure=f"{sum(r.within_budget for r in results)}/{len(results)} within budget, "
             f"at most {max(r.queries for r in results)} queries",
             baseline="budget: its count at small scale",
@@ -283,13 +313,14 @@ def run() -> list[Result]:
             else "bench/PAGES.md has each page",
         ),
         Result(
-            benchmark=f"{len(results)} portal pages at full scale: time (PostgreSQL)",
+            benchmark=f"{len(results)} portal pages and API lists at full scale: time (PostgreSQL)",
             figure=f"slowest {slowest.seconds * 1000:,.0f} ms ({slowest.page.label})",
             baseline=f"{SLOW_SECONDS * 1000:,.0f} ms",
             ratio=slowest.seconds / SLOW_SECONDS,
             goal=f"every page under {SLOW_SECONDS:.0f} s",
             met=slowest.seconds < SLOW_SECONDS,
-            note=f"median page {statistics.median(r.seconds for r in results) * 1000:,.0f} ms",
+            note=f"median page {statistics.median(r.seconds for r in viewed) * 1000:,.0f} ms"
+            + "".join(f"; download {r.url}: {r.seconds * 1000:,.0f} ms" for r in downloads),
         ),
     ]
 
