@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,15 +63,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     names = args.names or list(BENCHMARKS)
     results: list[Result] = []
+    failed: list[str] = []
     started = time.monotonic()
     for name in names:
         print(f"==> {name}", flush=True)
         target = BENCHMARKS[name]
-        if " " in target:
-            module, _, extra = target.partition(" ")
-            results.extend(run_isolated(module, *extra.split()))
-        else:
-            results.extend(importlib.import_module(target).run())
+        try:
+            if " " in target:
+                module, _, extra = target.partition(" ")
+                results.extend(run_isolated(module, *extra.split()))
+            else:
+                results.extend(importlib.import_module(target).run())
+        except Exception as exc:
+            # One broken benchmark must not throw away the figures the others took minutes to make;
+            # the table says it failed, and the command exits non-zero.
+            traceback.print_exc()
+            failed.append(name)
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            note = f"{type(exc).__name__}: {first_line}"
+            results.append(Result(name, "failed", "-", 0.0, "-", False, note))
     body = table(results)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     skipped = [name for name in BENCHMARKS if name not in names]
@@ -86,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if set(names) == set(BENCHMARKS) or args.write:
         RESULTS_FILE.write_text(report)
         print(f"\nwritten to {RESULTS_FILE}")
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
