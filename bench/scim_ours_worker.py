@@ -11,11 +11,12 @@ import sys
 
 os.environ["DEBUG"] = "false"
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Set, not defaulted: the parent ./run bench process carries the SAML benchmark's values.
+os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
+os.environ["SECURE_SSL_REDIRECT"] = "false"
 os.environ["LOG_LEVEL"] = "ERROR"
 # Production shares the cache (and so the SCIM rate-limit counters) through Redis.
-os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/2")
+os.environ["CACHE_URL"] = "redis://127.0.0.1:6379/2"
 
 from bench.common import BENCH_DATABASE_URL
 
