@@ -10,7 +10,8 @@ import json
 import os
 import sys
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.scim_peer.settings")
+# Set, not defaulted: the parent ./run bench process has already pointed it at the project.
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.scim_peer.settings"
 
 import django
 
