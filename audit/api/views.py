@@ -45,20 +45,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "occurred_at",
-            "actor_label",
-            "actor_kind",
-            "agency",
-            "verb",
-            "target_type",
-            "target_id",
-            "target_label",
-            "before",
-            "after",
-            "request_id",
-        ]
+        fields = ["id", *CSV_COLUMNS]  # the CSV export carries the same columns, less the id
         read_only_fields = fields
 
 
