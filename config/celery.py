@@ -43,5 +43,10 @@ app.conf.beat_schedule = {
         "task": "sso.prune_saml_assertions",
         "schedule": crontab(hour=3, minute=15),
     },
+    # IdPs registered from a URL: pick up rolled-over keys and moved endpoints before sign-ins fail.
+    "sso-refresh-idp-metadata": {
+        "task": "sso.refresh_idp_metadata",
+        "schedule": crontab(hour=5, minute=40),
+    },
     "provisioning-reconcile": {"task": "provisioning.reconcile_all", "schedule": crontab(hour=6, minute=0)},
 }

@@ -164,6 +164,24 @@ if SSO_DEV_IDP and not DEBUG:
         "production refuses it. Unset SSO_DEV_IDP."
     )
 
+# Sign-in endpoints anyone can reach, limited per client address in fixed one-minute windows kept
+# in the shared cache (CACHE_URL; in-process memory counts per process). Discovery says whether a
+# domain is known; the ACS runs XML signature checks, so it also has a ceiling per agency.
+# The defaults allow five a second per address: federal networks send a whole agency's people
+# out through a few egress (TIC) addresses, and a rollout morning must not lock them out; one
+# address can still not make the ACS check more than 300 signatures a minute (about a second of
+# CPU). The agency ceiling (100 a second) is far above any agency's sign-in rate.
+SSO_DISCOVERY_RATE_LIMIT_PER_MINUTE = env_int("SSO_DISCOVERY_RATE_LIMIT_PER_MINUTE", 300)
+SSO_LOGIN_RATE_LIMIT_PER_MINUTE = env_int("SSO_LOGIN_RATE_LIMIT_PER_MINUTE", 300)
+SSO_ACS_RATE_LIMIT_PER_MINUTE = env_int("SSO_ACS_RATE_LIMIT_PER_MINUTE", 300)
+SSO_ACS_AGENCY_RATE_LIMIT_PER_MINUTE = env_int("SSO_ACS_AGENCY_RATE_LIMIT_PER_MINUTE", 6000)
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: the client is
+# REMOTE_ADDR and the header is ignored (anyone can write it). N: the Nth address from the right.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# The daily metadata refresh may fetch from private addresses (an IdP on the agency's network
+# reached through a private link, or a test). Off: like the web page, public addresses only.
+SSO_METADATA_REFRESH_PRIVATE_URLS = env_bool("SSO_METADATA_REFRESH_PRIVATE_URLS", default=False)
+
 # --- i18n, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -17,7 +17,9 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.internal.statekit import STATE_TTL, STATES_SESSION_KEY
 from allauth.socialaccount.providers.base.constants import AuthProcess
+from allauth.socialaccount.providers.saml.views import login as allauth_login
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
@@ -33,7 +35,8 @@ from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from core.errors import SignInRefused
-from sso import parking
+from sso import parking, test_sign_in
+from sso import throttle as sso_throttle
 from sso.adapter import SamlContext
 from sso.models import IdentityProvider
 from sso.saml import (
@@ -92,6 +95,11 @@ class AcsView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
+        from sso.views import throttle
+
+        # Counted before anything is read or looked up: refusing must stay cheaper than answering.
+        if refused := throttle(request, sso_throttle.ACS, organization_slug):
+            return refused
         idp = identity_provider_or_404(organization_slug)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -200,12 +208,19 @@ class AcsFinishView(View):
                 reason="no_subject",
                 http_status=403,
             ) from exc
+        attributes = mapped_attributes(auth, idp.mapping())
+        if test_sign_in.claim_pending(request, idp):
+            # The administrator's own test: report, and leave their session as it is.
+            return test_sign_in.report(
+                request,
+                idp=idp,
+                uid=sociallogin.account.uid,
+                attributes=attributes,
+                raw=auth.get_attributes(),
+            )
         # An agency sign-in only ever signs in: never "connect" it to whoever is signed in now.
         sociallogin.state = {**state, "process": AuthProcess.LOGIN}
-        request.sso_saml = SamlContext(  # type: ignore[attr-defined]
-            identity_provider=idp,
-            attributes=mapped_attributes(auth, idp.mapping()),
-        )
+        request.sso_saml = SamlContext(identity_provider=idp, attributes=attributes)  # type: ignore[attr-defined]
         return complete_social_login(request, sociallogin)
 
 
@@ -251,6 +266,16 @@ class SlsView(View):
             logger.warning("SAML logout for %s refused: %s", idp.agency.slug, auth.get_last_error_reason())
             return HttpResponseBadRequest("The logout message could not be verified.")
         return HttpResponseRedirect(redirect_to or adapter.get_logout_redirect_url(request))
+
+
+@login_not_required
+def login(request: HttpRequest, organization_slug: str) -> HttpResponse:
+    """allauth's SP-initiated login (it signs and sends the AuthnRequest), limited per client address."""
+    from sso.views import throttle
+
+    if refused := throttle(request, sso_throttle.LOGIN, organization_slug):
+        return refused
+    return allauth_login(request, organization_slug=organization_slug)
 
 
 def pending_sign_in(request: HttpRequest, provider_id: str, state_id: str) -> dict[str, Any]:

@@ -70,6 +70,10 @@ class IdentityProvider(models.Model):
     sso_url = models.URLField(max_length=1024)
     slo_url = models.URLField(max_length=1024, blank=True)
     metadata_url = models.URLField(max_length=1024, blank=True)
+    # The daily refresh from metadata_url: when it last ran, and why it last failed (shown to the
+    # agency's administrators; empty once a refresh succeeds). A failure keeps the old settings.
+    metadata_checked_at = models.DateTimeField(null=True, blank=True)
+    metadata_error = models.TextField(blank=True)
     attribute_mapping = models.JSONField(default=dict, blank=True)
     is_enabled = models.BooleanField(default=True)
     # The in-project development IdP (DEBUG only); production refuses its responses.

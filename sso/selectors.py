@@ -159,3 +159,12 @@ def waitlist_position(entry: WaitlistEntry) -> int:
         .count()
         + 1
     )
+
+
+# --- metadata refresh ---------------------------------------------------------------------------
+def identity_providers_to_refresh(slug: str = "") -> list[IdentityProvider]:
+    """IdPs registered from a metadata URL (the development IdP never is), by agency; one query."""
+    qs = IdentityProvider.objects.exclude(metadata_url="").filter(is_development=False)
+    if slug:
+        qs = qs.filter(agency__slug=slug)
+    return list(qs.select_related("agency", "social_app").order_by("agency__path"))

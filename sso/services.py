@@ -61,17 +61,74 @@ def clean_mapping(mapping: dict[str, Any] | None) -> dict[str, list[str]]:
     return cleaned
 
 
-def _snapshot(idp: IdentityProvider | None) -> dict[str, Any] | None:
+def identity_provider_snapshot(idp: IdentityProvider | None) -> dict[str, Any] | None:
+    """An IdP's trust settings as audit rows record them before and after a change."""
     if idp is None:
         return None
     return {
         "entity_id": idp.entity_id,
         "sso_url": idp.sso_url,
+        "slo_url": idp.slo_url,
         "certificates": [
             {"sha256": c.fingerprint_sha256, "not_after": c.not_after.isoformat()}
             for c in idp.certificates.all()
         ],
     }
+
+
+def identity_provider_config_apply(
+    *,
+    identity_provider: IdentityProvider,
+    config: IdpConfig,
+    mapping: dict[str, list[str]],
+    is_development: bool,
+    now: datetime | None = None,
+) -> IdentityProvider:
+    """Write an IdP's settings, its SocialApp and its pinned certificates (the caller audits).
+
+    Runs inside the caller's transaction, with the IdP row locked when it exists.
+    """
+    idp = identity_provider
+    agency = idp.agency
+    idp.entity_id = config.entity_id
+    idp.sso_url = config.sso_url
+    idp.slo_url = config.slo_url
+    idp.metadata_url = config.metadata_url
+    idp.attribute_mapping = mapping
+    idp.is_development = is_development
+    # Metadata just read and accepted: whatever the last refresh said about it is over.
+    idp.metadata_checked_at = (now or timezone.now()) if config.metadata_url else None
+    idp.metadata_error = ""
+    settings = social_app_settings(
+        entity_id=config.entity_id,
+        sso_url=config.sso_url,
+        slo_url=config.slo_url,
+        certificates=[c.body for c in config.certificates],
+        mapping=idp.mapping(),
+    )
+    app = idp.social_app if idp.social_app_id else None
+    if app is None:
+        app = SocialApp.objects.filter(provider=SAML_PROVIDER, client_id=agency.slug).first()
+    app = app or SocialApp(provider=SAML_PROVIDER, client_id=agency.slug)
+    app.provider_id = config.entity_id
+    app.name = (agency.abbreviation or agency.name)[:40]
+    app.settings = settings
+    app.save()
+    idp.social_app = app
+    idp.save()
+    IdpCertificate.objects.filter(identity_provider=idp).delete()
+    IdpCertificate.objects.bulk_create(
+        IdpCertificate(
+            identity_provider=idp,
+            pem=c.pem,
+            fingerprint_sha256=c.fingerprint_sha256,
+            subject=c.subject,
+            not_before=c.not_before,
+            not_after=c.not_after,
+        )
+        for c in config.certificates
+    )
+    return idp
 
 
 def identity_provider_register(
@@ -100,45 +157,15 @@ def identity_provider_register(
                 .filter(agency=agency)
                 .first()
             )
-            before = _snapshot(existing)
+            before = identity_provider_snapshot(existing)
             own_mapping = clean_mapping(mapping) if mapping is not None else None
             if existing is not None and own_mapping is None:
                 own_mapping = existing.attribute_mapping
-            idp = existing or IdentityProvider(agency=agency)
-            idp.entity_id = config.entity_id
-            idp.sso_url = config.sso_url
-            idp.slo_url = config.slo_url
-            idp.metadata_url = config.metadata_url
-            idp.attribute_mapping = own_mapping or {}
-            idp.is_development = is_development
-            settings = social_app_settings(
-                entity_id=config.entity_id,
-                sso_url=config.sso_url,
-                slo_url=config.slo_url,
-                certificates=[c.body for c in config.certificates],
-                mapping=idp.mapping(),
-            )
-            app = existing.social_app if existing else None
-            if app is None:
-                app = SocialApp.objects.filter(provider=SAML_PROVIDER, client_id=agency.slug).first()
-            app = app or SocialApp(provider=SAML_PROVIDER, client_id=agency.slug)
-            app.provider_id = config.entity_id
-            app.name = (agency.abbreviation or agency.name)[:40]
-            app.settings = settings
-            app.save()
-            idp.social_app = app
-            idp.save()
-            IdpCertificate.objects.filter(identity_provider=idp).delete()
-            IdpCertificate.objects.bulk_create(
-                IdpCertificate(
-                    identity_provider=idp,
-                    pem=c.pem,
-                    fingerprint_sha256=c.fingerprint_sha256,
-                    subject=c.subject,
-                    not_before=c.not_before,
-                    not_after=c.not_after,
-                )
-                for c in config.certificates
+            idp = identity_provider_config_apply(
+                identity_provider=existing or IdentityProvider(agency=agency),
+                config=config,
+                mapping=own_mapping or {},
+                is_development=is_development,
             )
             audit_record(
                 actor=actor,
@@ -146,7 +173,7 @@ def identity_provider_register(
                 target=idp,
                 agency_id=agency.pk,
                 before=before,
-                after=(_snapshot(idp) or {}) | {"development": is_development},
+                after=(identity_provider_snapshot(idp) or {}) | {"development": is_development},
             )
     except IntegrityError as exc:
         if constraint_violated(
@@ -225,6 +252,20 @@ def sign_in_refusal_record(
             target=identity_provider,
             agency_id=identity_provider.agency_id,
             after={"reason": reason, "detail": detail[:500], **(request_meta or {})},
+        )
+
+
+def sign_in_throttle_record(
+    *, identity_provider: IdentityProvider, scope: str, per: str, limit: int, client_ip: str
+) -> None:
+    """Audit sign-in requests refused for their rate; the caller records at most one per address a window."""
+    with transaction.atomic():
+        audit_record(
+            actor=saml_actor(identity_provider),
+            verb="sso.sign_in.throttled",
+            target=identity_provider,
+            agency_id=identity_provider.agency_id,
+            after={"scope": scope, "per": per, "limit_per_minute": limit, "ip": client_ip},
         )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from allauth.socialaccount.providers.base.constants import AuthProcess
 from django.conf import settings
 from django.contrib import messages
@@ -11,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
@@ -22,6 +26,7 @@ from seats.models import Allocation, WaitlistEntry
 from seats.services import seat_claim, waitlist_join, waitlist_leave
 from sso import dev_idp
 from sso import metadata as idp_metadata
+from sso import throttle as sso_throttle
 from sso.forms import DiscoverForm, ManualIdpForm, MappingForm, MetadataUploadForm, MetadataUrlForm
 from sso.models import MAPPING_KEYS, IdentityProvider
 from sso.saml import acs_url
@@ -38,7 +43,10 @@ from sso.services import (
     identity_provider_register,
     identity_provider_set_enabled,
     identity_provider_set_mapping,
+    sign_in_throttle_record,
 )
+
+logger = logging.getLogger(__name__)
 
 # Refusals that come from how the agency's IdP and AI Seats are set up, not from the person:
 # they cannot fix these by trying again, so the page says who can and what to change.
@@ -114,6 +122,57 @@ def render_refusal(request: HttpRequest, exc: SignInRefused, idp: IdentityProvid
     )
 
 
+# --- rate limits on the sign-in endpoints ------------------------------------------------------
+def throttle(request: HttpRequest, scope: str, slug: str = "") -> HttpResponse | None:
+    """A 429 page when this client (or, at the ACS, this agency) is over its limit, else None.
+
+    The first refusal of an address (or agency) in a window is logged, and audited against the
+    agency's IdP when the URL names one; the rest of that window's refusals only count.
+    """
+    client = sso_throttle.client_ip(request)
+    over = sso_throttle.check(scope=scope, client=client, agency_slug=slug)
+    if over is None:
+        return None
+    if over.first_in_window:
+        logger.warning(
+            "SSO %s rate limit: %s over %d a minute per %s%s",
+            scope,
+            client,
+            over.limit,
+            over.per,
+            f" ({slug})" if slug else "",
+        )
+        idp = (
+            IdentityProvider.objects.select_related("agency").filter(social_app__client_id=slug).first()
+            if slug
+            else None
+        )
+        if idp is not None:
+            sign_in_throttle_record(
+                identity_provider=idp, scope=scope, per=over.per, limit=over.limit, client_ip=client
+            )
+    start_over = reverse("sso:discover")
+    response = render(
+        request,
+        "sso/too_many_requests.html",
+        {
+            "code": 429,
+            "heading": "Too many sign-in attempts",
+            "what_happened": "AI Seats received more sign-in requests from your network than it "
+            "answers in a minute, so it paused them for a moment. Nothing was changed and you are "
+            "not signed in.",
+            "retry_after": over.retry_after,
+            "try_again_at": timezone.now() + timedelta(seconds=over.retry_after),
+            "start_over_url": start_over,
+            "request_id": getattr(request, "request_id", ""),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(over.retry_after)
+    add_never_cache_headers(response)
+    return response
+
+
 # --- discovery ----------------------------------------------------------------------------------
 def _explain(found: Discovery, email: str) -> str:
     domain = email.rpartition("@")[2]
@@ -142,6 +201,8 @@ def _explain(found: Discovery, email: str) -> str:
 @require_http_methods(["GET", "POST"])
 def discover_view(request: HttpRequest) -> HttpResponse:
     """Type your work email, land at your agency's IdP."""
+    if request.method == "POST" and (refused := throttle(request, sso_throttle.DISCOVERY)):
+        return refused
     next_url = request.POST.get("next") or request.GET.get("next") or reverse("claim")
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         next_url = reverse("claim")
@@ -364,9 +425,7 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
             "sp_entity_id": request.build_absolute_uri(
                 reverse("saml_metadata", kwargs={"organization_slug": agency.slug})
             ),
-            "test_sign_in_url": reverse("saml_login", kwargs={"organization_slug": agency.slug})
-            + "?process=login&next="
-            + reverse("claim"),
+            "test_sign_in_url": reverse("sso:test_sign_in", kwargs={"slug": agency.slug}),
         },
         status=status,
     )

@@ -23,4 +23,5 @@ def test_every_beat_entry_names_a_registered_task():
         "billing.check_open_invoices",
         "billing.lapse_undecided_renewals",
         "sso.prune_saml_assertions",
+        "sso.refresh_idp_metadata",
     } == scheduled

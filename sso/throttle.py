@@ -1,0 +1,164 @@
+"""Per-client limits on the sign-in endpoints anyone can reach, counted in the shared cache.
+
+Discovery tells a stranger whether a domain is known, the SP-initiated login signs a request, and
+the ACS runs XML signature checks: each is cheap to ask for and dearer to answer, so each is
+limited per client address in fixed one-minute windows. The ACS also has a ceiling per agency,
+counted only for requests its address limit let through, so one noisy address cannot use up the
+agency's allowance. With Redis every count is one round trip (a script: INCR, EXPIRE); other
+caches use add/incr. An in-process cache (development, tests) counts per process, which is
+enough there; production shares the cache through CACHE_URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.http import HttpRequest
+from django.utils import timezone
+
+WINDOW_SECONDS = 60
+
+DISCOVERY = "discovery"
+LOGIN = "login"
+ACS = "acs"
+_ADDRESS_LIMITS = {
+    DISCOVERY: "SSO_DISCOVERY_RATE_LIMIT_PER_MINUTE",
+    LOGIN: "SSO_LOGIN_RATE_LIMIT_PER_MINUTE",
+    ACS: "SSO_ACS_RATE_LIMIT_PER_MINUTE",
+}
+_AGENCY_LIMITS = {ACS: "SSO_ACS_AGENCY_RATE_LIMIT_PER_MINUTE"}
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """A request over its limit: which limit, how long until the window turns, and whether to note it."""
+
+    scope: str
+    per: str  # "address" or "agency"
+    limit: int
+    retry_after: int
+    client_ip: str
+    first_in_window: bool
+
+
+def client_ip(request: HttpRequest) -> str:
+    """REMOTE_ADDR, or with TRUSTED_PROXY_COUNT = N the address the outermost trusted proxy saw.
+
+    Each proxy appends the address it was connected from, so with N trusted proxies the client is
+    the Nth entry from the right; anything further left was written by the client and is ignored.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    if trusted <= 0:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    if len(hops) < trusted:
+        return remote
+    candidate = hops[-trusted]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def address_bucket(client: str) -> str:
+    """What one client's count is kept under: its IPv4 address, or its IPv6 /64.
+
+    One IPv6 subscriber usually holds a whole /64, so counting single addresses would give each
+    of them 2**64 fresh allowances.
+    """
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def window(now: datetime) -> tuple[int, int]:
+    """(start of the current window, seconds until the next one) as epoch seconds."""
+    epoch = int(now.timestamp())
+    start = epoch - epoch % WINDOW_SECONDS
+    return start, start + WINDOW_SECONDS - epoch
+
+
+def _limit(table: dict[str, str], scope: str) -> int:
+    name = table.get(scope)
+    return int(getattr(settings, name, 0) or 0) if name else 0
+
+
+# KEYS[1] the address's counter, KEYS[2] (optional) the agency's; ARGV[1] expiry, ARGV[2] the
+# address limit. The agency counts only what the address limit lets through.
+_COUNT = """
+local address = redis.call('INCR', KEYS[1])
+if address == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS < 2 or address > tonumber(ARGV[2]) then return {address, 0} end
+local agency = redis.call('INCR', KEYS[2])
+if agency == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {address, agency}
+"""
+
+
+def _incr(key: str) -> int:
+    try:
+        return cache.incr(key)
+    except ValueError:
+        if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
+            return 1
+        return cache.incr(key)  # another process opened the window a moment ago
+
+
+def _count(address_key: str, agency_key: str, address_limit: int) -> tuple[int, int]:
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        keys = [backend.make_and_validate_key(address_key)]
+        if agency_key:
+            keys.append(backend.make_and_validate_key(agency_key))
+        client = backend._cache.get_client(write=True)
+        reply = client.eval(_COUNT, len(keys), *keys, WINDOW_SECONDS * 2, address_limit)
+        return int(reply[0]), int(reply[1])
+    address = _incr(address_key)
+    if not agency_key or address > address_limit:
+        return address, 0
+    return address, _incr(agency_key)
+
+
+def _first_refusal(scope: str, per: str, who: str, start: int) -> bool:
+    """True for the first refusal of this address (or agency) in this window: only that one is recorded."""
+    return bool(cache.add(f"sso:throttle:noted:{scope}:{per}:{who}:{start}", 1, timeout=WINDOW_SECONDS * 2))
+
+
+def check(*, scope: str, client: str, agency_slug: str = "", now: datetime | None = None) -> Throttled | None:
+    """Count one request; a ``Throttled`` when it is over a limit (a limit of 0 is off)."""
+    address_limit = _limit(_ADDRESS_LIMITS, scope)
+    agency_limit = _limit(_AGENCY_LIMITS, scope) if agency_slug else 0
+    if address_limit <= 0 and agency_limit <= 0:
+        return None
+    start, retry_after = window(now or timezone.now())
+    bucket = address_bucket(client)
+    address_key = f"sso:throttle:{scope}:ip:{bucket}:{start}"
+    agency_key = f"sso:throttle:{scope}:agency:{agency_slug[:100]}:{start}" if agency_limit > 0 else ""
+    ceiling = address_limit if address_limit > 0 else 2**31
+    address_count, agency_count = _count(address_key, agency_key, ceiling)
+    if address_count > ceiling:
+        per, who, limit = "address", bucket, address_limit
+    elif agency_key and agency_count > agency_limit:
+        per, who, limit = "agency", agency_slug[:100], agency_limit
+    else:
+        return None
+    return Throttled(
+        scope=scope,
+        per=per,
+        limit=limit,
+        retry_after=retry_after,
+        client_ip=client,
+        first_in_window=_first_refusal(scope, per, who, start),
+    )
