@@ -4,7 +4,8 @@ scim2-models parses the filter into a syntax tree; this module walks that tree w
 ``FilterVisitor`` and maps each attribute to a column with the comparison semantics the
 attribute has: ``userName`` against the lower-cased, uniquely indexed email column (so the most
 common IdP query is one index lookup), ``externalId`` case-exact as RFC 7643 defines it, names
-without regard to case, ``active`` onto the employee's status, dates as dates. An attribute the
+without regard to case, ``active`` onto the employee's status, dates as dates, ``emails`` as
+``email_filter.py`` explains. An attribute the
 service cannot filter on is refused (``invalidFilter``) rather than silently ignored, which
 would answer with every resource.
 """
@@ -52,7 +53,7 @@ class Column:
     """How one SCIM attribute is compared in the database."""
 
     field: str
-    kind: str = "string"  # string | exact | email | uuid | datetime | active | members
+    kind: str = "string"  # string | exact | email | emails | uuid | datetime | active | members
     nullable: bool = False
 
 
@@ -64,6 +65,9 @@ USER_COLUMNS: dict[tuple[str, str | None], Column] = {
     ("name", "givenname"): Column("given_name"),
     ("name", "familyname"): Column("family_name"),
     ("displayname", None): Column("scim_profile__display_name", nullable=True),
+    ("emails", None): Column("", "emails"),
+    ("emails", "value"): Column("", "emails"),
+    ("emails", "type"): Column("", "emails"),
     ("meta", "created"): Column("created_at", "datetime"),
     ("meta", "lastmodified"): Column("updated_at", "datetime"),
 }
@@ -115,6 +119,8 @@ _ORDER_LOOKUPS = {
     CompareOperator.le: "lte",
 }
 NOTHING = Q(pk__in=[])
+# "True" that survives an OR: an empty Q() would be dropped from ``Q() | other``.
+EVERYTHING = ~NOTHING
 
 
 class _Compiler(FilterVisitor[Q]):
@@ -154,6 +160,8 @@ class _Compiler(FilterVisitor[Q]):
 
     def visit_present(self, node: Present) -> Q:
         column = self.column(node.attr_path)
+        if column.kind == "emails":
+            return EVERYTHING  # every user has the work address (see email_filter.py)
         if column.kind in ("active", "datetime", "uuid", "member_type"):
             return Q()
         if column.kind == "members":
@@ -165,6 +173,14 @@ class _Compiler(FilterVisitor[Q]):
 
     def visit_comparison(self, node: Comparison) -> Q:
         column = self.column(node.attr_path)
+        if column.kind == "emails":
+            from provisioning.scim import email_filter
+
+            if node.op == CompareOperator.ne:
+                # As for every attribute: ne is "no email equals", not "some email differs".
+                eq = Comparison(node.attr_path, CompareOperator.eq, node.value)
+                return ~email_filter.emails_q(email_filter.top_level(eq))
+            return email_filter.emails_q(email_filter.top_level(node))
         handler: Callable[[Column, CompareOperator, Any], Q] = getattr(self, f"_compare_{column.kind}")
         if node.op == CompareOperator.ne:
             return ~handler(column, CompareOperator.eq, node.value)
@@ -172,8 +188,14 @@ class _Compiler(FilterVisitor[Q]):
 
     def visit_value_path(self, node: ValuePath) -> Q:
         column = self.column(AttrPath(node.attr_path.attr, None, node.attr_path.uri))
+        if column.kind == "emails":
+            from provisioning.scim import email_filter
+
+            return email_filter.emails_q(email_filter.top_level(node))
         if column.kind != "members":
-            raise FilterError(f"Value filters are supported on members only, not on {node.attr_path}.")
+            raise FilterError(
+                f"Value filters are supported on members and emails only, not on {node.attr_path}."
+            )
         return self._members(member_q(node.val_filter))
 
     # --- comparisons by kind -------------------------------------------------------------------

@@ -8,6 +8,9 @@ page of a thousand users must not build a thousand pydantic objects).
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import scim2_models as sm
@@ -22,6 +25,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_RESULTS = 1000
 DEFAULT_PAGE_SIZE = 100
 
@@ -112,8 +116,8 @@ def service_provider_config() -> sm.ServiceProviderConfig:
         bulk=sm.Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=sm.Filter(supported=True, max_results=MAX_RESULTS),
         change_password=sm.ChangePassword(supported=False),
-        sort=sm.Sort(supported=False),
-        etag=sm.ETag(supported=False),
+        sort=sm.Sort(supported=True),
+        etag=sm.ETag(supported=True),
         authentication_schemes=[
             sm.AuthenticationScheme(
                 type="oauthbearertoken",
@@ -180,8 +184,21 @@ def user_dict(row: Any, base: str) -> dict[str, Any]:
         "created": _iso(row.created_at),
         "lastModified": _iso(modified),
         "location": f"{base}Users/{uid}",
+        "version": user_version(data),
     }
     return data
+
+
+def user_version(data: dict[str, Any]) -> str:
+    """A weak ETag of a rendered user: a digest of every attribute but ``meta``.
+
+    A digest of what the client sees rather than of ``updated_at``: several writes (status,
+    email, profile) stamp their own clocks, and a row returned by a write must carry the same
+    version as the next read of it. Equal content, equal version, as a weak validator allows.
+    """
+    content = {k: v for k, v in data.items() if k != "meta"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f'W/"{hashlib.blake2b(text.encode(), digest_size=12).hexdigest()}"'
 
 
 def group_dict(row: Any, base: str, member_ids: list[str] | None) -> dict[str, Any]:
@@ -198,8 +215,16 @@ def group_dict(row: Any, base: str, member_ids: list[str] | None) -> dict[str, A
         "created": _iso(row.created_at),
         "lastModified": _iso(row.updated_at),
         "location": f"{base}Groups/{gid}",
+        "version": group_version(row),
     }
     return data
+
+
+def group_version(row: Any) -> str:
+    """A weak ETag of a group from ``updated_at``, which every change of name, externalId or
+    members moves (a digest would need the member list, which list pages usually leave out)."""
+    micros = (row.updated_at - EPOCH) // timedelta(microseconds=1)
+    return f'W/"g{micros:x}"'
 
 
 # --- attributes / excludedAttributes ----------------------------------------------------------------

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OrderBy, OuterRef, Q, QuerySet
 
 from agencies.models import Agency, Employee
 from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile, ScimSeatGrant
@@ -57,12 +58,15 @@ def user_get(*, agency: Agency, user_id: str, for_update: bool = False) -> Emplo
     return _attach_profile(employee) if employee else None
 
 
-def user_page(*, agency: Agency, q: Q, start: int, count: int) -> tuple[int, list[Employee]]:
-    """One page of users matching ``q``: at most two queries whatever the page size."""
+def user_page(
+    *, agency: Agency, q: Q, start: int, count: int, order: Sequence[OrderBy | str] = ("pk",)
+) -> tuple[int, list[Employee]]:
+    """One page of users matching ``q`` in ``order`` (see sorting.py): at most two queries whatever
+    the page size."""
     qs = users_in_scope(agency).filter(q)
     if count <= 0:
         return qs.count(), []
-    rows = list(qs.select_related("scim_profile").order_by("pk")[start - 1 : start - 1 + count])
+    rows = list(qs.select_related("scim_profile").order_by(*order)[start - 1 : start - 1 + count])
     # A first page that is not full is everything there is: no count needed (the usual
     # userName lookup answers in one query).
     total = len(rows) if start == 1 and len(rows) < count else qs.count()
@@ -99,13 +103,19 @@ def group_member_ids(group_ids: list[int]) -> dict[int, list[str]]:
 
 
 def group_page(
-    *, agency: Agency, q: Q, start: int, count: int, with_members: bool
+    *,
+    agency: Agency,
+    q: Q,
+    start: int,
+    count: int,
+    with_members: bool,
+    order: Sequence[OrderBy | str] = ("pk",),
 ) -> tuple[int, list[ScimGroup], dict[int, list[str]] | None]:
     """One page of groups matching ``q``: at most two queries, plus one for all their members if wanted."""
     qs = groups_in_scope(agency).filter(q)
     if count <= 0:
         return qs.count(), [], None
-    rows = list(qs.order_by("pk")[start - 1 : start - 1 + count])
+    rows = list(qs.order_by(*order)[start - 1 : start - 1 + count])
     total = len(rows) if start == 1 and len(rows) < count else qs.count()
     members = group_member_ids([g.pk for g in rows]) if with_members else None
     return total, rows, members

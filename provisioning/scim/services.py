@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +27,10 @@ from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile
 from provisioning.scim.patch import GroupPatch, MemberChange
 from provisioning.scim.payloads import ScimProblem, UserState
 from provisioning.scim.selectors import members_in_scope
+
+_Row = TypeVar("_Row")
+# A check of the locked row before a write (If-Match); it raises to refuse the write.
+Precondition = Callable[[_Row], None] | None
 
 PROFILE_FIELDS = ("display_name", "emails", "organization", "division", "department", "placement_note")
 
@@ -287,15 +292,21 @@ def scim_user_update(
     return employee
 
 
-def scim_user_delete(*, agency: Agency, employee: Employee, actor: ActorLike) -> None:
+def scim_user_delete(
+    *, agency: Agency, employee: Employee, actor: ActorLike, precondition: Precondition[Employee] = None
+) -> None:
     """DELETE: the person is suspended (seats revoked, vendor deactivation queued), leaves every
-    group, and the SCIM resource answers 404 from now on. The employee row and its history stay."""
+    group, and the SCIM resource answers 404 from now on. The employee row and its history stay.
+    ``precondition`` (If-Match) sees the locked row and may refuse before anything changes."""
     with transaction.atomic():
         employee = _locked_with_profile(employee.pk)
+        if precondition is not None:
+            precondition(employee)
         lifecycle.employee_suspend(employee=employee, actor=actor)
         grants.grants_on_suspend(employee=employee)
         for group in ScimGroup.objects.filter(memberships__employee=employee).order_by("pk"):
             _members_remove(group=group, employee_ids=[employee.pk], actor=actor)
+            _touch(group)  # its members changed, so its version (updated_at) must move
         now = timezone.now()
         if employee._profile is None:  # type: ignore[attr-defined]
             ScimProfile.objects.create(employee=employee, deleted_at=now)
@@ -420,10 +431,13 @@ def scim_group_replace(
     external_id: str,
     member_ids: list[str],
     actor: ActorLike,
+    precondition: Precondition[ScimGroup] = None,
 ) -> ScimGroup:
     """PUT: name, external id and the whole member list as given."""
     with transaction.atomic():
         group = ScimGroup.objects.select_for_update().get(pk=group.pk)
+        if precondition is not None:
+            precondition(group)
         _rename(group=group, display_name=display_name, external_id=external_id, actor=actor)
         wanted = _resolve_members(agency=agency, ids=member_ids)
         current = list(ScimGroupMember.objects.filter(group=group).values_list("employee_id", flat=True))
@@ -440,11 +454,20 @@ def _touch(group: ScimGroup) -> None:
     ScimGroup.objects.filter(pk=group.pk).update(updated_at=timezone.now())
 
 
-def scim_group_patch(*, agency: Agency, group: ScimGroup, patch: GroupPatch, actor: ActorLike) -> ScimGroup:
+def scim_group_patch(
+    *,
+    agency: Agency,
+    group: ScimGroup,
+    patch: GroupPatch,
+    actor: ActorLike,
+    precondition: Precondition[ScimGroup] = None,
+) -> ScimGroup:
     from provisioning.scim.filters import member_q
 
     with transaction.atomic():
         group = ScimGroup.objects.select_for_update().get(pk=group.pk)
+        if precondition is not None:
+            precondition(group)
         _rename(
             group=group,
             display_name=patch.display_name or group.display_name,
@@ -499,10 +522,14 @@ def _valid_uuids(ids: list[str]) -> list[str]:
     return valid
 
 
-def scim_group_delete(*, agency: Agency, group: ScimGroup, actor: ActorLike) -> None:
+def scim_group_delete(
+    *, agency: Agency, group: ScimGroup, actor: ActorLike, precondition: Precondition[ScimGroup] = None
+) -> None:
     """The group goes; its members leave it first, so seats it gave are given back."""
     with transaction.atomic():
         group = ScimGroup.objects.select_for_update().get(pk=group.pk)
+        if precondition is not None:
+            precondition(group)
         member_ids = list(ScimGroupMember.objects.filter(group=group).values_list("employee_id", flat=True))
         _members_remove(group=group, employee_ids=member_ids, actor=actor)
         mapped = [

@@ -22,7 +22,7 @@ from scim2_models import Context
 from agencies.models import Agency
 from audit.actors import Actor
 from core.errors import DomainError, EmailDomainUnknown, EmployeeExists, ForeignAgency, InvalidInput, NotFound
-from provisioning.scim import filters, patch, payloads, resources, selectors, services
+from provisioning.scim import filters, patch, payloads, preconditions, resources, selectors, services, sorting
 from provisioning.scim.filters import FilterError
 from provisioning.scim.payloads import ScimProblem
 from provisioning.scim.tokens import authenticate
@@ -157,7 +157,15 @@ class ScimView(View):
     def query_params(self, request: HttpRequest) -> dict:
         return {
             k: request.GET.get(k)
-            for k in ("filter", "startIndex", "count", "attributes", "excludedAttributes")
+            for k in (
+                "filter",
+                "startIndex",
+                "count",
+                "attributes",
+                "excludedAttributes",
+                "sortBy",
+                "sortOrder",
+            )
         }
 
     def search_params(self, request: HttpRequest) -> dict:
@@ -171,6 +179,8 @@ class ScimView(View):
             "count": lowered.get("count"),
             "attributes": lowered.get("attributes"),
             "excludedAttributes": lowered.get("excludedattributes"),
+            "sortBy": lowered.get("sortby"),
+            "sortOrder": lowered.get("sortorder"),
         }
 
 
@@ -186,13 +196,16 @@ class UsersView(ScimView):
         state = payloads.user_from_request(self.body(request), context=Context.RESOURCE_CREATION_REQUEST)
         employee, _ = services.scim_user_create(agency=self.agency, state=state, actor=self.actor)
         data = resources.user_dict(employee, self.base)
-        return scim_response(data, 201, {"Location": data["meta"]["location"]})
+        return scim_response(
+            data, 201, {"Location": data["meta"]["location"], "ETag": data["meta"]["version"]}
+        )
 
     def listing(self, params: dict) -> HttpResponse:
         projection = self.projection(params["attributes"], params["excludedAttributes"], USER_EXTENSIONS)
         q = filters.user_q(params["filter"]) if params["filter"] else Q()
+        order = sorting.user_order(params["sortBy"], params["sortOrder"])
         start, count = self.paging(params)
-        total, rows = selectors.user_page(agency=self.agency, q=q, start=start, count=count)
+        total, rows = selectors.user_page(agency=self.agency, q=q, start=start, count=count, order=order)
         return self.list_response(
             total, start, [projection.apply(resources.user_dict(r, self.base)) for r in rows]
         )
@@ -216,7 +229,25 @@ class UserView(ScimView):
         projection = self.projection(
             request.GET.get("attributes"), request.GET.get("excludedAttributes"), USER_EXTENSIONS
         )
-        return scim_response(projection.apply(resources.user_dict(employee, self.base)))
+        data = resources.user_dict(employee, self.base)
+        version = data["meta"]["version"]
+        if request.method == "GET" and preconditions.not_modified(request, version):
+            return scim_response(None, 304, {"ETag": version})
+        return scim_response(projection.apply(data), headers={"ETag": version})
+
+    def current(self, request: HttpRequest, employee) -> dict:  # type: ignore[no-untyped-def]
+        """The locked user as rendered, after checking If-Match against its version."""
+        data = resources.user_dict(employee, self.base)
+        preconditions.require_match(request, data["meta"]["version"])
+        return data
+
+    def checked(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        """If-Match, checked against the user the write has locked."""
+
+        def check(locked) -> None:  # type: ignore[no-untyped-def]
+            self.current(request, locked)
+
+        return check
 
     def get(self, request: HttpRequest, user_id: str) -> HttpResponse:
         return self.render(request, self.user(user_id))
@@ -225,6 +256,7 @@ class UserView(ScimView):
         body = self.body(request)
 
         def wanted(employee) -> payloads.UserState:  # type: ignore[no-untyped-def]
+            self.current(request, employee)
             return payloads.user_from_request(
                 body, context=Context.RESOURCE_REPLACEMENT_REQUEST, current_active=employee.status == "active"
             )
@@ -236,7 +268,7 @@ class UserView(ScimView):
         return self.change(
             request,
             user_id,
-            lambda employee: patch.patch_user(resources.user_dict(employee, self.base), body),
+            lambda employee: patch.patch_user(self.current(request, employee), body),
         )
 
     def change(self, request: HttpRequest, user_id: str, wanted) -> HttpResponse:  # type: ignore[no-untyped-def]
@@ -248,7 +280,12 @@ class UserView(ScimView):
         return self.render(request, employee)
 
     def delete(self, request: HttpRequest, user_id: str) -> HttpResponse:
-        services.scim_user_delete(agency=self.agency, employee=self.user(user_id), actor=self.actor)
+        services.scim_user_delete(
+            agency=self.agency,
+            employee=self.user(user_id),
+            actor=self.actor,
+            precondition=self.checked(request),
+        )
         return scim_response(None, 204)
 
 
@@ -280,14 +317,22 @@ class GroupsView(ScimView):
         members = selectors.group_member_ids([group.pk]).get(group.pk, [])
         group.refresh_from_db()
         data = resources.group_dict(group, self.base, members)
-        return scim_response(data, 201, {"Location": data["meta"]["location"]})
+        return scim_response(
+            data, 201, {"Location": data["meta"]["location"], "ETag": data["meta"]["version"]}
+        )
 
     def listing(self, params: dict) -> HttpResponse:
         projection = self.projection(params["attributes"], params["excludedAttributes"], ())
         q = filters.group_q(params["filter"]) if params["filter"] else Q()
+        order = sorting.group_order(params["sortBy"], params["sortOrder"])
         start, count = self.paging(params)
         total, rows, members = selectors.group_page(
-            agency=self.agency, q=q, start=start, count=count, with_members=projection.wants("members")
+            agency=self.agency,
+            q=q,
+            start=start,
+            count=count,
+            with_members=projection.wants("members"),
+            order=order,
         )
         items = [
             projection.apply(
@@ -313,11 +358,19 @@ class GroupView(ScimView):
         return group
 
     def render(self, request: HttpRequest, group) -> HttpResponse:  # type: ignore[no-untyped-def]
+        version = resources.group_version(group)
+        if request.method == "GET" and preconditions.not_modified(request, version):
+            return scim_response(None, 304, {"ETag": version})
         projection = self.projection(request.GET.get("attributes"), request.GET.get("excludedAttributes"), ())
         members = (
             selectors.group_member_ids([group.pk]).get(group.pk, []) if projection.wants("members") else None
         )
-        return scim_response(projection.apply(resources.group_dict(group, self.base, members)))
+        data = projection.apply(resources.group_dict(group, self.base, members))
+        return scim_response(data, headers={"ETag": version})
+
+    def checked(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        """If-Match, checked against the group the write has locked."""
+        return lambda locked: preconditions.require_match(request, resources.group_version(locked))
 
     def get(self, request: HttpRequest, group_id: str) -> HttpResponse:
         return self.render(request, self.group(group_id))
@@ -334,6 +387,7 @@ class GroupView(ScimView):
             external_id=resource.external_id or "",
             member_ids=_member_values(resource),
             actor=self.actor,
+            precondition=self.checked(request),
         )
         return self.render(request, self.group(group_id))
 
@@ -341,11 +395,22 @@ class GroupView(ScimView):
         group = self.group(group_id)
         current = resources.group_dict(group, self.base, None)
         changes = patch.patch_group(current, self.body(request))
-        services.scim_group_patch(agency=self.agency, group=group, patch=changes, actor=self.actor)
+        services.scim_group_patch(
+            agency=self.agency,
+            group=group,
+            patch=changes,
+            actor=self.actor,
+            precondition=self.checked(request),
+        )
         return self.render(request, self.group(group_id))
 
     def delete(self, request: HttpRequest, group_id: str) -> HttpResponse:
-        services.scim_group_delete(agency=self.agency, group=self.group(group_id), actor=self.actor)
+        services.scim_group_delete(
+            agency=self.agency,
+            group=self.group(group_id),
+            actor=self.actor,
+            precondition=self.checked(request),
+        )
         return scim_response(None, 204)
 
 
@@ -355,6 +420,13 @@ class RootSearchView(ScimView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         params = self.search_params(request)
+        if params["sortBy"]:
+            # Users and groups share no order worth promising across the two lists.
+            raise ScimProblem(
+                "Sort within one resource type: POST the search to /Users/.search or /Groups/.search.",
+                400,
+                "invalidValue",
+            )
         start, count = self.paging(params)
         text = params["filter"]
         queries: list[tuple[str, Q | None]] = []

@@ -162,7 +162,7 @@ class TestFilters:
         "text, words",
         [
             ('title eq "x"', "not supported"),
-            ('emails.value eq "x"', "not supported"),
+            ("emails.primary eq true", "not supported"),
             ("userName eq", "could not be read"),
             ("active gt true", "active compares"),
             ('meta.created gt "yesterday"', "not a date"),
@@ -306,7 +306,8 @@ def test_unknown_endpoints_and_methods_answer_scim_errors(scim):
 def test_discovery_describes_what_is_stored(scim):
     config = scim.get("ServiceProviderConfig").json_body
     assert config["patch"]["supported"] and config["filter"] == {"supported": True, "maxResults": 1000}
-    assert not config["bulk"]["supported"] and not config["etag"]["supported"]
+    assert not config["bulk"]["supported"]
+    assert config["sort"]["supported"] and config["etag"]["supported"]
     types = {t["id"]: t for t in scim.get("ResourceTypes").json_body["Resources"]}
     assert types["User"]["schemaExtensions"] == [{"schema": ENTERPRISE_SCHEMA, "required": False}]
     user_schema = scim.get("Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json_body
