@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms, template
 
+from audit import verbs
+
 register = template.Library()
 
 _WIDGET_CLASS = {
@@ -83,3 +85,15 @@ _STATE_TAG = {
 def state_class(state: str) -> str:
     """Colours for a seat state's tag, each passing WCAG AA contrast with its text."""
     return _STATE_TAG.get(state, "")
+
+
+@register.filter
+def verb_label(verb: str) -> str:
+    """An audit verb (``seat.revoke``) as the sentence people read (``Seat revoked``)."""
+    return verbs.verb_label(verb)
+
+
+@register.filter
+def change_lines(event: Any) -> list[str]:
+    """An audit event's before and after, one ``field: old → new`` line per field."""
+    return verbs.change_lines(event.before, event.after)

@@ -225,3 +225,12 @@ def test_gsa_audit_log_filters_by_kind_of_change(gsa, busy_pool):
     response = gsa.get("/gsa/audit/?subject=seat.")
     verbs = {event.verb for event in response.context["page"].object_list}
     assert verbs == {"seat.claim"}
+
+
+def test_gsa_audit_log_reads_as_sentences_with_the_code_beside_them(gsa, busy_pool):
+    html = gsa.get("/gsa/audit/?subject=seat.").content.decode()
+    assert "Seat claimed" in html
+    assert "<code" in html and "seat.claim" in html
+    # The details are one field per line, not a dictionary's repr.
+    assert "state: " in html
+    assert "{&#x27;" not in html
