@@ -137,13 +137,20 @@ class SeatQuerySet(models.QuerySet["Seat"]):
     def live(self) -> SeatQuerySet:
         return self.filter(state__in=Seat.LIVE_STATES)
 
-    def visible_to(self, user) -> SeatQuerySet:  # type: ignore[no-untyped-def]
+    def visible_to(self, user, *, pools_by_id: bool = False) -> SeatQuerySet:  # type: ignore[no-untyped-def]
+        """The seats a user may see. ``pools_by_id`` lists the pools in scope by id (one small
+        query) instead of joining seats to agencies by path: newest-first lists over a department's
+        hundreds of thousands of seats then walk the index instead of sorting the subtree."""
         from agencies.selectors import user_scope
 
         scope = user_scope(user)
         if scope.is_global:
             return self
-        q = scope.agency_q("allocation__agency") if scope.paths else Q(pk__in=[])
+        if scope.paths and pools_by_id:
+            pools = Allocation.objects.filter(scope.agency_q("agency")).values_list("pk", flat=True)
+            q = Q(allocation_id__in=list(pools))
+        else:
+            q = scope.agency_q("allocation__agency") if scope.paths else Q(pk__in=[])
         if scope.employee_id is not None:
             q |= Q(employee_id=scope.employee_id)
         return self.filter(q)

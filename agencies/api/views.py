@@ -48,9 +48,21 @@ def admin_agencies(request: Request) -> QuerySet[Agency]:
     return admin_scope(request.user).filter_agencies(Agency.objects.all())
 
 
+def _visible_root_path(request: Request, slug: str) -> str | None:
+    return Agency.objects.visible_to(request.user).filter(slug=slug).values_list("path", flat=True).first()
+
+
+def subtree_ids(request: Request, slug: str) -> list[int]:
+    """The ids of one visible agency and everything under it; none for an agency the caller cannot see."""
+    root = _visible_root_path(request, slug)
+    if root is None:
+        return []
+    return list(Agency.objects.filter(path__startswith=root).values_list("pk", flat=True))
+
+
 def subtree_filter(qs: QuerySet, request: Request, slug: str, field: str = "agency") -> QuerySet:
     """Narrow to one visible agency's subtree; an agency the caller cannot see matches nothing."""
-    root = Agency.objects.visible_to(request.user).filter(slug=slug).values_list("path", flat=True).first()
+    root = _visible_root_path(request, slug)
     if root is None:
         return qs.none()
     return qs.filter(**{f"{field}__path__startswith" if field else "path__startswith": root})

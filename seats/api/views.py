@@ -220,7 +220,7 @@ class AllocationResizeApi(APIView):
 
 # --- seats ----------------------------------------------------------------------------------------
 def visible_seats(request: Request) -> QuerySet[Seat]:
-    return Seat.objects.visible_to(request.user).select_related(*SEAT_RELATED)
+    return Seat.objects.visible_to(request.user, pools_by_id=True).select_related(*SEAT_RELATED)
 
 
 class SeatFilters(serializers.Serializer):

@@ -34,8 +34,8 @@ LISTS = {
 }
 AGENCY_ADMIN_LISTS = {
     "/api/v1/employees/?agency=doe-x": 5,
-    "/api/v1/seats/": 4,
-    "/api/v1/audit-events/": 4,
+    "/api/v1/seats/": 5,  # + the ids of the pools in scope (see SeatQuerySet.visible_to)
+    "/api/v1/audit-events/": 5,  # + the ids of the agencies in scope (Scope.filter_by_agency_ids)
 }
 
 
