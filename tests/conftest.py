@@ -30,9 +30,53 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty in-process cache, so rate-limit windows never carry over.
+
+    Only the in-process cache: a run pointed at a shared Redis must not wipe it.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Users are made in most tests; the production hasher would spend the run hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def redis_test_url(db: int) -> str:
+    """A Redis database for the tests that need a real one.
+
+    .ci/run runs the suite on SQLite and on PostgreSQL side by side: the PostgreSQL run takes the
+    next database number, so neither run clears the other's keys.
+    """
+    from django.conf import settings
+
+    shift = 0 if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else 1
+    return f"redis://127.0.0.1:6379/{db + shift}"
+
+
+def use_real_redis(settings, db: int):
+    """Point the default cache at a real Redis database (``redis_test_url(db)``), emptied, and return
+    it; skip the test, saying so, when Redis does not answer."""
+    import redis
+    from django.core.cache import caches
+
+    url = redis_test_url(db)
+    try:
+        reachable = bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except Exception:
+        reachable = False
+    if not reachable:
+        pytest.skip(f"needs Redis at {url}")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    cache = caches["default"]
+    cache.clear()
+    return cache
 
 
 def complete_mfa(client, user) -> None:

@@ -15,7 +15,7 @@ from provisioning.outbox import _lease, job_deliver, job_retry, retry_delay
 from seats import services
 from seats.models import Seat
 from tests.factories import AllocationFactory, VendorProgramFactory
-from tests.provisioning.vendor_server import Fault
+from tests.provisioning.vendor_server import SLOWER, Fault
 
 pytestmark = pytest.mark.django_db
 ADMIN = Actor.system("test")
@@ -106,7 +106,7 @@ def test_a_timeout_after_the_vendor_made_the_user_does_not_make_a_second_one(
     vendor, vendor_pool, employee, fast_retries, time_machine
 ):
     seat = claim(vendor_pool, employee)
-    vendor.fail_next(Fault("slow", seconds=1.0, methods=("POST",)))
+    vendor.fail_next(Fault("slow", seconds=SLOWER, methods=("POST",)))
     assert drain(time_machine) == ["retry", "delivered"]
     seat.refresh_from_db()
     [user] = vendor.users()
@@ -146,7 +146,7 @@ def test_vendor_down_for_part_of_the_window_delivers_every_seat_once(
         assert job_deliver(job_id=job.pk).state == "retry"
     # Some creates reached the vendor just as it went down: their answers were lost.
     vendor.down = False
-    vendor.fail_next(*[Fault("slow", seconds=1.0, methods=("POST",))] * 2)
+    vendor.fail_next(*[Fault("slow", seconds=SLOWER, methods=("POST",))] * 2)
     drain(time_machine)
     assert set(Seat.objects.values_list("state", flat=True)) == {Seat.State.ACTIVE}
     one_user_each(vendor, seats)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from provisioning.vendor import Person, ScimConnector, VendorError
 from provisioning.vendor import scim as scim_module
 from provisioning.vendor.base import parse_retry_after
-from tests.provisioning.vendor_server import TOKEN, Fault
+from tests.provisioning.vendor_server import SLOWER, TOKEN, VENDOR_TIMEOUT, Fault
 
 ADA = Person(
     external_id="5a0d6d0e-0000-4000-8000-000000000001",
@@ -24,7 +24,7 @@ ADA = Person(
 
 @pytest.fixture
 def connector(vendor):
-    with ScimConnector(base_url=vendor.url, token=TOKEN, timeout=0.5) as client:
+    with ScimConnector(base_url=vendor.url, token=TOKEN, timeout=VENDOR_TIMEOUT) as client:
         yield client
 
 
@@ -38,7 +38,7 @@ def test_ensure_active_creates_the_user_once_and_finds_it_the_second_time(vendor
 
 
 def test_a_create_whose_answer_was_lost_is_one_user_when_retried(vendor, connector):
-    vendor.fail_next(Fault("slow", seconds=1.0, methods=("POST",)))
+    vendor.fail_next(Fault("slow", seconds=SLOWER, methods=("POST",)))
     with pytest.raises(VendorError) as lost:
         connector.ensure_active(ADA)
     assert lost.value.retryable
@@ -86,7 +86,7 @@ def test_list_users_walks_every_page(vendor, connector, monkeypatch):
         (Fault("status", 429, retry_after="7"), True, 429),
         (Fault("status", 400), False, 400),
         (Fault("status", 403), False, 403),
-        (Fault("stall", seconds=1.0), True, None),
+        (Fault("stall", seconds=SLOWER), True, None),
     ],
 )
 def test_vendor_failures_say_whether_a_retry_can_help(vendor, connector, fault, retryable, status):
@@ -100,7 +100,7 @@ def test_vendor_failures_say_whether_a_retry_can_help(vendor, connector, fault, 
 
 def test_a_wrong_token_fails_at_once_and_says_what_to_check(vendor):
     with (
-        ScimConnector(base_url=vendor.url, token="wrong", timeout=0.5) as client,
+        ScimConnector(base_url=vendor.url, token="wrong", timeout=VENDOR_TIMEOUT) as client,
         pytest.raises(VendorError) as failure,
     ):
         client.ensure_active(ADA)
@@ -110,7 +110,7 @@ def test_a_wrong_token_fails_at_once_and_says_what_to_check(vendor):
 
 def test_a_vendor_that_is_not_listening_is_retryable():
     with (
-        ScimConnector(base_url="http://127.0.0.1:9/v2", token=TOKEN, timeout=0.5) as client,
+        ScimConnector(base_url="http://127.0.0.1:9/v2", token=TOKEN, timeout=VENDOR_TIMEOUT) as client,
         pytest.raises(VendorError) as failure,
     ):
         client.ensure_active(ADA)

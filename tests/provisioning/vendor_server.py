@@ -6,6 +6,7 @@ what a vendor really does: 500s, 429 with Retry-After, slow answers, and outages
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -19,10 +20,20 @@ from scim2_server.memory import InMemoryStorage
 from scim2_server.utils import load_default_provider
 
 TOKEN = "vendor-test-token"
+# The connector's timeout against this loopback vendor: roomy enough that a loaded CI machine
+# (two test runs side by side) never times out an ordinary request; a fault that must time the
+# client out waits longer than that (SLOWER).
+VENDOR_TIMEOUT = 2.0
+SLOWER = VENDOR_TIMEOUT + 1.0
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+    # server_close() waits for requests still being served (a stalled or slow fault outlives the
+    # client's timeout): none may run on into the next test. Python 3.11's parser keeps its
+    # recursion depth per process, so a leftover thread building scim2 models while the next
+    # test builds its own fails with "AST constructor recursion depth mismatch" (CPython gh-106905).
+    daemon_threads = False
+    block_on_close = True
     allow_reuse_address = True
 
 
@@ -74,7 +85,7 @@ class FakeVendor:
         return [u for u in self.users() if (u.user_name or "").lower() == user_name.lower()]
 
     def settings(self, **extra) -> dict:
-        return {"base_url": self.url, "token": TOKEN, "timeout": 0.5, **extra}
+        return {"base_url": self.url, "token": TOKEN, "timeout": VENDOR_TIMEOUT, **extra}
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -94,9 +105,16 @@ def _respond(start_response, status: int, headers: Iterable[tuple[str, str]] = (
     return [body]
 
 
+@functools.cache
+def _provider():
+    """The description of the vendor's service: built once (it builds pydantic models from the
+    RFC 7643 schemas), shared by every server; each keeps its own storage."""
+    return load_default_provider()
+
+
 def start_vendor() -> FakeVendor:
     storage = InMemoryStorage()
-    app = WSGIApplication(storage, load_default_provider())
+    app = WSGIApplication(storage, _provider())
     holder: dict[str, FakeVendor] = {}
 
     def with_faults(environ, start_response):

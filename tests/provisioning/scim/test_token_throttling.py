@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from provisioning.scim import tokens
 from provisioning.scim.models import ScimToken
+from tests.conftest import use_real_redis
 from tests.provisioning.scim.conftest import ScimClient
 
 ADMIN = Actor.system("test")
@@ -78,28 +79,10 @@ def test_a_revoked_token_stops_at_once_without_a_shared_cache(department):
 
 
 # --- with Redis ---------------------------------------------------------------------------------
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def redis_reachable() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
-
-
 @pytest.fixture
 def redis_cache(settings):
-    if not redis_reachable():
-        pytest.skip(f"needs Redis at {REDIS_URL}")
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    cache = use_real_redis(settings, 14)
     settings.SCIM_RATE_LIMIT_BACKEND = ""
-    cache = caches["default"]
-    cache.clear()
     yield cache
     cache.clear()
 
