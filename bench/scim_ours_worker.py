@@ -1,6 +1,10 @@
 """Our side of the SCIM benchmark, with production settings (DEBUG off). Prints one JSON line.
 
-BENCH_DATABASE_URL=postgres://... .venv/bin/python -m bench.scim_ours_worker N RUN_ID
+    BENCH_DATABASE_URL=postgres://... .venv/bin/python -m bench.scim_ours_worker N RUN_ID
+    BENCH_DATABASE_URL=postgres://... .venv/bin/python -m bench.scim_ours_worker seed POPULATION
+
+``seed`` migrates and fills the bench agency with POPULATION people, as a SCIM sync would have
+left them (employee and IdP profile rows), for the template database the timed runs copy.
 """
 
 from __future__ import annotations
@@ -28,36 +32,72 @@ import django
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from agencies.models import Agency, AgencyDomain  # noqa: E402
+from agencies.models import Agency, AgencyDomain, Employee  # noqa: E402
 from agencies.services import _agency_insert  # noqa: E402
 from audit.actors import Actor  # noqa: E402
 from bench import scim_workload  # noqa: E402
-from provisioning.scim.models import ScimToken  # noqa: E402
+from provisioning.scim.models import ScimProfile, ScimToken  # noqa: E402
 from provisioning.scim.tokens import scim_token_create  # noqa: E402
 
+DOMAIN = "bench.example.gov"
 
-def main() -> None:
-    count, run_id = int(sys.argv[1]), sys.argv[2]
-    call_command("migrate", interactive=False, verbosity=0)
+
+def bench_agency() -> Agency:
     agency = Agency.objects.filter(slug="bench-scim").first()
     if agency is None:
         agency = _agency_insert(
             agency=Agency(slug="bench-scim", name="Bench Agency", kind=Agency.Kind.DEPARTMENT)
         )
         AgencyDomain.objects.create(
-            agency=agency,
-            domain="bench.example.gov",
-            method=AgencyDomain.Method.MANUAL,
-            verified_at=timezone.now(),
+            agency=agency, domain=DOMAIN, method=AgencyDomain.Method.MANUAL, verified_at=timezone.now()
         )
+    return agency
+
+
+def seed(population: int) -> None:
+    """The agency's people before the timed workload: what an earlier SCIM sync left behind."""
+    call_command("migrate", interactive=False, verbosity=0)
+    agency = bench_agency()
+    batch = 2_000
+    for start in range(0, population, batch):
+        with transaction.atomic():
+            people = Employee.objects.bulk_create(
+                Employee(
+                    agency=agency,
+                    email=f"seed.{i}@{DOMAIN}",
+                    given_name=f"Seed{i}",
+                    family_name="Bench",
+                    source=Employee.Source.SCIM,
+                )
+                for i in range(start, min(start + batch, population))
+            )
+            ScimProfile.objects.bulk_create(
+                ScimProfile(
+                    employee=person,
+                    display_name=f"{person.given_name} Bench",
+                    emails=[{"value": person.email, "type": "work", "primary": True}],
+                )
+                for person in people
+            )
+    print(json.dumps({"side": "ours", "seeded": Employee.objects.filter(agency=agency).count()}))
+
+
+def main() -> None:
+    if sys.argv[1] == "seed":
+        seed(int(sys.argv[2]))
+        return
+    count, run_id = int(sys.argv[1]), sys.argv[2]
+    call_command("migrate", interactive=False, verbosity=0)
+    agency = bench_agency()
     ScimToken.objects.filter(agency=agency, name=f"bench {run_id}").update(revoked_at=timezone.now())
     issued = scim_token_create(
         agency=agency, name=f"bench {run_id}", actor=Actor.system("bench"), rate_limit_per_minute=10_000_000
     )
-    emails = [f"o{run_id}.{i}@bench.example.gov" for i in range(count)]
+    emails = [f"o{run_id}.{i}@{DOMAIN}" for i in range(count)]
     result = scim_workload.run(Client(), issued.secret, emails)
     print(json.dumps({"side": "ours", **result}))
 
