@@ -285,7 +285,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
-# Requests a minute per person across their sessions and tokens, and per address when anonymous.
+# Requests a minute per person across their sessions and tokens, and per client address (as the
+# sign-in limits see it: TRUSTED_PROXY_COUNT, IPv6 by /64) for what answers without one: the schema.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
 API_ANON_RATE_LIMIT = env_str("API_ANON_RATE_LIMIT", "120/min")
 # JSON bodies larger than this are refused with a 413 before they are parsed.

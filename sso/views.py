@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from agencies.models import Agency, Employee
+from core.client_address import client_ip
 from core.errors import AlreadyClaimed, DomainError, PoolExhausted, SignInRefused
 from core.navigation import agency_shell
 from core.portal import admin_scope, long_date, staff_scope
@@ -129,7 +130,7 @@ def throttle(request: HttpRequest, scope: str, slug: str = "") -> HttpResponse |
     The first refusal of an address (or agency) in a window is logged, and audited against the
     agency's IdP when the URL names one; the rest of that window's refusals only count.
     """
-    client = sso_throttle.client_ip(request)
+    client = client_ip(request)
     over = sso_throttle.check(scope=scope, client=client, agency_slug=slug)
     if over is None:
         return None

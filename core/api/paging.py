@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.pagination import CursorPagination
 
 from core.api.errors import PayloadTooLarge
+from core.client_address import address_bucket, client_ip
 
 
 class ApiCursorPagination(CursorPagination):
@@ -66,14 +67,23 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-class ApiUserRateThrottle(throttling.UserRateThrottle):
+class _ClientAddress:
+    """DRF's own idea of the client trusts X-Forwarded-For whole unless NUM_PROXIES is set: a
+    client writing a fresh header each time would get a fresh anonymous allowance each time. The
+    API counts by the same address (and IPv6 /64) as the sign-in limits, with TRUSTED_PROXY_COUNT."""
+
+    def get_ident(self, request: Any) -> str:
+        return address_bucket(client_ip(request))
+
+
+class ApiUserRateThrottle(_ClientAddress, throttling.UserRateThrottle):
     """Requests a minute per signed-in person (all their tokens and sessions together)."""
 
     def get_rate(self) -> str:
         return str(getattr(settings, "API_RATE_LIMIT", "1200/min"))
 
 
-class ApiAnonRateThrottle(throttling.AnonRateThrottle):
+class ApiAnonRateThrottle(_ClientAddress, throttling.AnonRateThrottle):
     """Unauthenticated requests a minute per address (they only ever get 401, but cost a lookup)."""
 
     def get_rate(self) -> str:

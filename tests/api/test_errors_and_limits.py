@@ -112,6 +112,30 @@ def test_too_many_requests_is_a_429_with_retry_after(world, bearer, settings):
     assert refused.json()["code"] == "throttled" and int(refused["Retry-After"]) > 0
 
 
+# The anonymous limit guards what answers without a credential: the schema, which is dear to build.
+def test_a_forged_forwarded_for_header_does_not_buy_a_fresh_anonymous_allowance(world, settings):
+    settings.API_ANON_RATE_LIMIT = "2/min"
+    client = APIClient(HTTP_HOST=HOST)
+    statuses = [
+        client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_anonymous_allowance(world, settings):
+    settings.API_ANON_RATE_LIMIT = "2/min"
+    settings.TRUSTED_PROXY_COUNT = 1
+    client = APIClient(HTTP_HOST=HOST, REMOTE_ADDR="10.0.0.2")  # the proxy
+
+    def status(forwarded: str) -> int:
+        return client.get("/api/schema/", HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    assert [status("203.0.113.5") for _ in range(3)] == [200, 200, 429]
+    # Another client behind the same proxy, and the first one naming someone else on the left.
+    assert status("203.0.113.9") == 200
+    assert status("203.0.113.9, 203.0.113.5") == 429
+
+
 @pytest.mark.parametrize("path", ["/api/v1/nothing-here/", "/api/v1/seats/not-a-uuid/", "/api/v2/seats/"])
 def test_unknown_api_paths_answer_json_404(world, path):
     response = APIClient(HTTP_HOST=HOST).post(path, {}, format="json")
