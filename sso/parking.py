@@ -2,7 +2,8 @@
 
 With a cache every process shares (Redis in production) the response waits there: no database
 write, so no commit, on the IdP's POST. Without one (the development default keeps its cache in
-each process) it waits in a database session that expires with it, as allauth's own ACS parks it. Either
+each process), or while the shared cache cannot be reached, it waits in a database session that
+expires with it, as allauth's own ACS parks it. Either
 way the browser holds only a random handle in a cookie scoped to the finish URL, and taking the
 response deletes it, so it is used at most once (the replay record stops a second use anyway).
 """
@@ -19,11 +20,13 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.cache import patch_vary_headers
 
 from core.sessions import SessionStore
+from core.shared_cache import UNREACHABLE, note_unreachable
 
 COOKIE = "sso-acs"
 TTL_SECONDS = 300
 _PREFIX = "sso:acs:"
 _HANDLE = re.compile(r"[A-Za-z0-9_-]+")
+_SESSION_KEY_LENGTH = 32
 
 
 def backend() -> str:
@@ -31,20 +34,35 @@ def backend() -> str:
     forced = getattr(settings, "SSO_PARKING", "")
     if forced:
         return forced
-    name = settings.CACHES.get("default", {}).get("BACKEND", "")
+    name = str(settings.CACHES.get("default", {}).get("BACKEND", ""))
     return "database" if name.endswith(("LocMemCache", "DummyCache")) else "cache"
 
 
+def _park_in_database(post: dict[str, str]) -> str:
+    store = SessionStore()
+    store["post"] = post
+    store.set_expiry(TTL_SECONDS)
+    store.save()
+    return store.session_key or ""
+
+
+def _in_database(handle: str) -> bool:
+    """Session keys are 32 characters; cache handles 43. The handle says where its POST waits, so a
+    response parked in the database while the cache was down is found whatever the cache does next."""
+    return len(handle) == _SESSION_KEY_LENGTH
+
+
 def park(request: HttpRequest, response: HttpResponseRedirect, post: dict[str, str]) -> None:
+    handle = ""
     if backend() == "cache":
         handle = secrets.token_urlsafe(32)
-        cache.set(_PREFIX + handle, post, timeout=TTL_SECONDS)
-    else:
-        store = SessionStore()
-        store["post"] = post
-        store.set_expiry(TTL_SECONDS)
-        store.save()
-        handle = store.session_key or ""
+        try:
+            cache.set(_PREFIX + handle, post, timeout=TTL_SECONDS)
+        except UNREACHABLE as exc:
+            note_unreachable("parking a sign-in response (parked in the database instead)", exc)
+            handle = ""
+    if not handle:
+        handle = _park_in_database(post)
     patch_vary_headers(response, ("Cookie",))
     response.set_cookie(
         COOKIE,
@@ -69,13 +87,18 @@ def take(request: HttpRequest) -> dict[str, Any] | None:
     handle = _handle(request)
     if not handle:
         return None
-    if backend() != "cache":
+    if _in_database(handle):
         post = SessionStore(handle).take().get("post")
     else:
         key = _PREFIX + handle
-        post = cache.get(key)
-        if post is not None:
-            cache.delete(key)
+        try:
+            post = cache.get(key)
+            if post is not None:
+                cache.delete(key)
+        except UNREACHABLE as exc:
+            # Lost with the cache: the person is asked to start again, as when it expires.
+            note_unreachable("taking a parked sign-in response", exc)
+            post = None
     return post if isinstance(post, dict) else None
 
 
@@ -84,7 +107,10 @@ def discard(request: HttpRequest) -> None:
     handle = _handle(request)
     if not handle:
         return
-    if backend() != "cache":
+    if _in_database(handle):
         SessionStore().delete(handle)
-    else:
+        return
+    try:
         cache.delete(_PREFIX + handle)
+    except UNREACHABLE as exc:
+        note_unreachable("discarding a refused sign-in response", exc)

@@ -6,7 +6,9 @@ limited per client address in fixed one-minute windows. The ACS also has a ceili
 counted only for requests its address limit let through, so one noisy address cannot use up the
 agency's allowance. With Redis every count is one round trip (a script: INCR, EXPIRE); other
 caches use add/incr. An in-process cache (development, tests) counts per process, which is
-enough there; production shares the cache through CACHE_URL.
+enough there; production shares the cache through CACHE_URL. If that cache cannot be reached,
+nothing is limited until it is back (and each request says so in the log): a Redis outage must
+not lock a department out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from core.client_address import address_bucket
+from core.shared_cache import UNREACHABLE, note_unreachable
 
 WINDOW_SECONDS = 60
 
@@ -96,7 +99,13 @@ def _count(address_key: str, agency_key: str, address_limit: int) -> tuple[int, 
 
 def _first_refusal(scope: str, per: str, who: str, start: int) -> bool:
     """True for the first refusal of this address (or agency) in this window: only that one is recorded."""
-    return bool(cache.add(f"sso:throttle:noted:{scope}:{per}:{who}:{start}", 1, timeout=WINDOW_SECONDS * 2))
+    try:
+        return bool(
+            cache.add(f"sso:throttle:noted:{scope}:{per}:{who}:{start}", 1, timeout=WINDOW_SECONDS * 2)
+        )
+    except UNREACHABLE as exc:
+        note_unreachable("noting a sign-in refusal", exc)
+        return False
 
 
 def check(*, scope: str, client: str, agency_slug: str = "", now: datetime | None = None) -> Throttled | None:
@@ -110,7 +119,12 @@ def check(*, scope: str, client: str, agency_slug: str = "", now: datetime | Non
     address_key = f"sso:throttle:{scope}:ip:{bucket}:{start}"
     agency_key = f"sso:throttle:{scope}:agency:{agency_slug[:100]}:{start}" if agency_limit > 0 else ""
     ceiling = address_limit if address_limit > 0 else 2**31
-    address_count, agency_count = _count(address_key, agency_key, ceiling)
+    try:
+        address_count, agency_count = _count(address_key, agency_key, ceiling)
+    except UNREACHABLE as exc:
+        # Without the shared count there is no limit to apply: let people sign in.
+        note_unreachable(f"counting {scope} sign-in requests (not limited meanwhile)", exc)
+        return None
     if address_count > ceiling:
         per, who, limit = "address", bucket, address_limit
     elif agency_key and agency_count > agency_limit:

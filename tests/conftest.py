@@ -79,6 +79,20 @@ def use_real_redis(settings, db: int):
     return cache
 
 
+def use_dead_redis(settings):
+    """Point the default cache at a Redis that is down (nothing listens on port 1: every call fails
+    at once with a connection error), as in an outage; return it."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    return caches["default"]
+
+
 def complete_mfa(client, user) -> None:
     """Sign ``user`` in on ``client`` as if they had used their authenticator (staff need one)."""
     from allauth.mfa.models import Authenticator

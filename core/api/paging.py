@@ -14,6 +14,7 @@ from rest_framework.pagination import CursorPagination
 
 from core.api.errors import PayloadTooLarge
 from core.client_address import address_bucket, client_ip
+from core.shared_cache import UNREACHABLE, note_unreachable
 
 
 class ApiCursorPagination(CursorPagination):
@@ -67,23 +68,31 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-class _ClientAddress:
+class _ApiThrottle:
     """DRF's own idea of the client trusts X-Forwarded-For whole unless NUM_PROXIES is set: a
     client writing a fresh header each time would get a fresh anonymous allowance each time. The
-    API counts by the same address (and IPv6 /64) as the sign-in limits, with TRUSTED_PROXY_COUNT."""
+    API counts by the same address (and IPv6 /64) as the sign-in limits, with TRUSTED_PROXY_COUNT.
+    The counts live in the shared cache; while it cannot be reached, requests are not limited."""
 
     def get_ident(self, request: Any) -> str:
         return address_bucket(client_ip(request))
 
+    def allow_request(self, request: Any, view: Any) -> bool:
+        try:
+            return bool(super().allow_request(request, view))  # type: ignore[misc]
+        except UNREACHABLE as exc:
+            note_unreachable("counting an API request (not limited meanwhile)", exc)
+            return True
 
-class ApiUserRateThrottle(_ClientAddress, throttling.UserRateThrottle):
+
+class ApiUserRateThrottle(_ApiThrottle, throttling.UserRateThrottle):
     """Requests a minute per signed-in person (all their tokens and sessions together)."""
 
     def get_rate(self) -> str:
         return str(getattr(settings, "API_RATE_LIMIT", "1200/min"))
 
 
-class ApiAnonRateThrottle(_ClientAddress, throttling.AnonRateThrottle):
+class ApiAnonRateThrottle(_ApiThrottle, throttling.AnonRateThrottle):
     """Unauthenticated requests a minute per address (they only ever get 401, but cost a lookup)."""
 
     def get_rate(self) -> str:

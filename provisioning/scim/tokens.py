@@ -28,6 +28,7 @@ from audit.actors import ActorLike, as_actor
 from audit.services import audit_record
 from core.db import constraint_violated
 from core.errors import InvalidInput
+from core.shared_cache import UNREACHABLE, note_unreachable
 from provisioning.scim.models import ScimToken
 
 TOKEN_PREFIX = "scim_"  # noqa: S105 - a label, not a secret
@@ -351,7 +352,15 @@ def forget_token(token: ScimToken, *, revoked: bool) -> None:
         return
     key = _cache_key(token.token_hash)
     value = REVOKED if revoked else _to_cache(token)
-    transaction.on_commit(lambda: cache.set(key, value, timeout=TOKEN_CACHE_SECONDS * 2))
+
+    def overwrite() -> None:
+        try:
+            cache.set(key, value, timeout=TOKEN_CACHE_SECONDS * 2)
+        except UNREACHABLE as exc:
+            # The change is committed; a copy cached before the outage lives TOKEN_CACHE_SECONDS at most.
+            note_unreachable("updating a changed SCIM token's cached copy", exc)
+
+    transaction.on_commit(overwrite)
 
 
 def _lookup(digest: str, *, shared_cache: bool, now: datetime) -> tuple[ScimToken | None, int | None]:
@@ -375,12 +384,22 @@ def authenticate(raw: str) -> Admission:
     digest = hash_token(raw)
     shared_cache = limiter_backend() == "cache"
     now = timezone.now()
-    token, count = _lookup(digest, shared_cache=shared_cache, now=now)
+    try:
+        token, count = _lookup(digest, shared_cache=shared_cache, now=now)
+    except UNREACHABLE as exc:
+        # The database has the token and can keep the count: slower, and the same answer.
+        note_unreachable("looking up a SCIM token (read and counted in the database instead)", exc)
+        shared_cache = False
+        token, count = _lookup(digest, shared_cache=False, now=now)
     if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_usable(now):
         return Admission(token=None)
-    if shared_cache:
-        if count is None:
+    if shared_cache and count is None:
+        try:
             count = _count_in_cache(token, now)
+        except UNREACHABLE as exc:
+            note_unreachable("counting a SCIM request (counted in the database instead)", exc)
+            shared_cache = False
+    if shared_cache:
         _note_use(token, now)
     else:
         count = _count_in_database(token, now)

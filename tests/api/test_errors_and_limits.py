@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from agencies.models import Employee
 from tests.api.conftest import HOST
+from tests.conftest import use_dead_redis
 
 ERROR_KEYS = {"code", "detail", "errors"}
 
@@ -110,6 +111,14 @@ def test_too_many_requests_is_a_429_with_retry_after(world, bearer, settings):
     assert statuses == [200, 200, 200, 429]
     refused = client.get("/api/v1/programs/")
     assert refused.json()["code"] == "throttled" and int(refused["Retry-After"]) > 0
+
+
+def test_with_the_shared_cache_down_the_api_answers_unlimited(world, bearer, settings, caplog):
+    use_dead_redis(settings)
+    settings.API_RATE_LIMIT = "1/min"
+    client = bearer(world.users["agency_admin"])
+    assert [client.get("/api/v1/programs/").status_code for _ in range(2)] == [200, 200]
+    assert "counting an API request (not limited meanwhile)" in caplog.text
 
 
 # The anonymous limit guards what answers without a credential: the schema, which is dear to build.

@@ -17,7 +17,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from provisioning.scim import tokens
 from provisioning.scim.models import ScimToken
-from tests.conftest import use_real_redis
+from tests.conftest import use_dead_redis, use_real_redis
 from tests.provisioning.scim.conftest import ScimClient
 
 ADMIN = Actor.system("test")
@@ -111,6 +111,25 @@ def test_with_redis_a_revoked_token_stops_at_once(
     issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=1000)
     client = ScimClient(issued.secret)
     assert client.get("Users").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        tokens.scim_token_revoke(token=issued.token, actor=ADMIN)
+    assert client.get("Users").status_code == 401
+
+
+# --- with Redis down ----------------------------------------------------------------------------
+def test_with_redis_down_the_token_is_read_and_counted_in_the_database(
+    settings, department, django_capture_on_commit_callbacks, caplog
+):
+    use_dead_redis(settings)
+    settings.SCIM_RATE_LIMIT_BACKEND = ""
+    issued = tokens.scim_token_create(agency=department, name="Entra", actor=ADMIN, rate_limit_per_minute=2)
+    client = ScimClient(issued.secret)
+    with time_machine.travel(timezone.now().replace(second=5, microsecond=0), tick=False):
+        statuses = [client.get("Users").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert ScimToken.objects.get(pk=issued.token.pk).window_count == 3
+    assert "read and counted in the database instead" in caplog.text
+    # Revoking commits and stops the token though its cached copy cannot be overwritten.
     with django_capture_on_commit_callbacks(execute=True):
         tokens.scim_token_revoke(token=issued.token, actor=ADMIN)
     assert client.get("Users").status_code == 401

@@ -1,0 +1,23 @@
+"""What to do when the shared cache (Redis in production) cannot be reached.
+
+The cache speeds things up and keeps counts; it never decides who gets in. So when it is down,
+sign-in, SCIM and the API go on: limits counted in the cache are skipped (SCIM counts in the
+database instead), and what would have waited in the cache waits in the database. Each outage is
+logged, so operations see it, without failing the person in front of the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("core.shared_cache")
+
+# What a cache call raises when Redis is down, refusing, timing out or dropping the connection.
+UNREACHABLE: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+
+def note_unreachable(doing: str, exc: BaseException) -> None:
+    """Log one failed cache call: what was being done, what happened, and what was done instead."""
+    logger.warning("shared cache unreachable while %s (%s: %s)", doing, exc.__class__.__name__, exc)

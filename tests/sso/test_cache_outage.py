@@ -1,0 +1,55 @@
+"""With the shared cache (Redis) down, people still sign in: limits are skipped, not enforced by a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import use_dead_redis, use_real_redis
+from tests.sso.saml_kit import HOST, SamlBrowser, encode
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cache_down(settings):
+    settings.SSO_PARKING = ""  # follow the cache, as production does
+    return use_dead_redis(settings)
+
+
+def test_the_dead_cache_really_is_dead(cache_down):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    with pytest.raises(RedisConnectionError):
+        cache_down.get("anything")
+
+
+def test_discovery_still_sends_the_person_on_to_their_idp(idp, cache_down):
+    response = SamlBrowser().client.post("/sso/discover/", {"email": "pat@examples.gov"}, HTTP_HOST=HOST)
+    assert response.status_code == 302 and response["Location"].startswith(
+        "https://idp.examples.gov/saml/sso?"
+    )
+
+
+def test_a_whole_sign_in_completes_with_the_response_parked_in_the_database(idp, forge, cache_down, caplog):
+    browser = SamlBrowser()
+    response = browser.post("doe-x", encode(forge.but(in_response_to=browser.start("doe-x")).build()))
+    assert response.status_code == 302 and browser.signed_in_user_id
+    assert "parking a sign-in response (parked in the database instead)" in caplog.text
+
+
+def test_a_response_parked_in_the_cache_before_it_went_down_asks_to_start_again(idp, forge, settings):
+    use_real_redis(settings, 6)
+    settings.SSO_PARKING = ""
+    browser = SamlBrowser()
+    request_id = browser.start("doe-x")
+    parked = browser.client.post(
+        "/accounts/saml/doe-x/acs/",
+        {"SAMLResponse": encode(forge.but(in_response_to=request_id).build())},
+        HTTP_HOST=HOST,
+    )
+    assert parked.status_code == 302
+    use_dead_redis(settings)
+    finish = browser.client.get(parked["Location"], HTTP_HOST=HOST)
+    assert finish.status_code == 400
+    assert "expired or was already used" in finish.content.decode()
+    assert not browser.signed_in_user_id
