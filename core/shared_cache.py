@@ -9,7 +9,9 @@ logged, so operations see it, without failing the person in front of the screen.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from django.core.cache import cache
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("core.shared_cache")
@@ -21,3 +23,24 @@ UNREACHABLE: tuple[type[BaseException], ...] = (RedisError, OSError)
 def note_unreachable(doing: str, exc: BaseException) -> None:
     """Log one failed cache call: what was being done, what happened, and what was done instead."""
     logger.warning("shared cache unreachable while %s (%s: %s)", doing, exc.__class__.__name__, exc)
+
+
+def fixed_window(now: datetime, seconds: int) -> tuple[int, int]:
+    """(start of the window ``now`` falls in, seconds until the next one starts), in epoch seconds."""
+    epoch = int(now.timestamp())
+    start = epoch - epoch % seconds
+    return start, start + seconds - epoch
+
+
+def count_in_window(key: str, *, timeout: int) -> int:
+    """Add one to a fixed window's counter in the cache and return the new count (1 opens it).
+
+    ``key`` names the window (its start is part of it); ``timeout`` outlives the window. Two
+    processes opening the same window at once both count: ``add`` lets one in, the other adds.
+    """
+    try:
+        return cache.incr(key)
+    except ValueError:
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        return cache.incr(key)  # another process opened the window a moment ago

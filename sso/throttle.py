@@ -22,7 +22,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from core.client_address import address_bucket
-from core.shared_cache import UNREACHABLE, note_unreachable
+from core.shared_cache import UNREACHABLE, count_in_window, fixed_window, note_unreachable
 
 WINDOW_SECONDS = 60
 
@@ -49,13 +49,6 @@ class Throttled:
     first_in_window: bool
 
 
-def window(now: datetime) -> tuple[int, int]:
-    """(start of the current window, seconds until the next one) as epoch seconds."""
-    epoch = int(now.timestamp())
-    start = epoch - epoch % WINDOW_SECONDS
-    return start, start + WINDOW_SECONDS - epoch
-
-
 def _limit(table: dict[str, str], scope: str) -> int:
     name = table.get(scope)
     return int(getattr(settings, name, 0) or 0) if name else 0
@@ -73,15 +66,6 @@ return {address, agency}
 """
 
 
-def _incr(key: str) -> int:
-    try:
-        return cache.incr(key)
-    except ValueError:
-        if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
-            return 1
-        return cache.incr(key)  # another process opened the window a moment ago
-
-
 def _count(address_key: str, agency_key: str, address_limit: int) -> tuple[int, int]:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
@@ -91,10 +75,10 @@ def _count(address_key: str, agency_key: str, address_limit: int) -> tuple[int, 
         client = backend._cache.get_client(write=True)
         reply = client.eval(_COUNT, len(keys), *keys, WINDOW_SECONDS * 2, address_limit)
         return int(reply[0]), int(reply[1])
-    address = _incr(address_key)
+    address = count_in_window(address_key, timeout=WINDOW_SECONDS * 2)
     if not agency_key or address > address_limit:
         return address, 0
-    return address, _incr(agency_key)
+    return address, count_in_window(agency_key, timeout=WINDOW_SECONDS * 2)
 
 
 def _first_refusal(scope: str, per: str, who: str, start: int) -> bool:
@@ -114,7 +98,7 @@ def check(*, scope: str, client: str, agency_slug: str = "", now: datetime | Non
     agency_limit = _limit(_AGENCY_LIMITS, scope) if agency_slug else 0
     if address_limit <= 0 and agency_limit <= 0:
         return None
-    start, retry_after = window(now or timezone.now())
+    start, retry_after = fixed_window(now or timezone.now(), WINDOW_SECONDS)
     bucket = address_bucket(client)
     address_key = f"sso:throttle:{scope}:ip:{bucket}:{start}"
     agency_key = f"sso:throttle:{scope}:agency:{agency_slug[:100]}:{start}" if agency_limit > 0 else ""

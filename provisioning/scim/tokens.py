@@ -28,7 +28,7 @@ from audit.actors import ActorLike, as_actor
 from audit.services import audit_record
 from core.db import constraint_violated
 from core.errors import InvalidInput
-from core.shared_cache import UNREACHABLE, note_unreachable
+from core.shared_cache import UNREACHABLE, count_in_window, fixed_window, note_unreachable
 from provisioning.scim.models import ScimToken
 
 TOKEN_PREFIX = "scim_"  # noqa: S105 - a label, not a secret
@@ -199,15 +199,9 @@ class Admission:
         return self.retry_after > 0
 
 
-def _window(now: datetime) -> tuple[int, int]:
-    epoch = int(now.timestamp())
-    window = epoch - epoch % WINDOW_SECONDS
-    return window, window + WINDOW_SECONDS - epoch
-
-
 def _count_in_database(token: ScimToken, now: datetime) -> int:
     """Count this request in the token row's window: one UPDATE ... RETURNING, race-free."""
-    window, _ = _window(now)
+    window, _ = fixed_window(now, WINDOW_SECONDS)
     table = ScimToken._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -227,14 +221,8 @@ def _rate_key(digest: str, window: int) -> str:
 
 def _count_in_cache(token: ScimToken, now: datetime) -> int:
     """Count this request in the shared cache (Redis in production): atomic INCR, no database commit."""
-    window, _ = _window(now)
-    key = _rate_key(token.token_hash, window)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
-            return 1
-        return cache.incr(key)  # another process opened the window a moment ago
+    window, _ = fixed_window(now, WINDOW_SECONDS)
+    return count_in_window(_rate_key(token.token_hash, window), timeout=WINDOW_SECONDS * 2)
 
 
 # With Redis, the cached token and this request's count come back in one round trip: the script
@@ -258,7 +246,7 @@ def _cached_entry_and_count(digest: str, now: datetime) -> tuple[object, int | N
     backend = _redis_backend()
     if backend is None:
         return cache.get(_cache_key(digest)), None
-    window, _ = _window(now)
+    window, _ = fixed_window(now, WINDOW_SECONDS)
     client = backend._cache.get_client(write=True)
     reply = client.eval(
         _LOOKUP_AND_COUNT,
@@ -404,5 +392,5 @@ def authenticate(raw: str) -> Admission:
     else:
         count = _count_in_database(token, now)
     if count > token.rate_limit_per_minute:
-        return Admission(token=token, retry_after=max(_window(now)[1], 1))
+        return Admission(token=token, retry_after=max(fixed_window(now, WINDOW_SECONDS)[1], 1))
     return Admission(token=token)

@@ -11,6 +11,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from audit.models import AuditEvent
+from core.shared_cache import fixed_window
 from sso import throttle
 from tests.conftest import use_real_redis
 from tests.sso.saml_kit import HOST, SamlBrowser, encode
@@ -202,7 +203,7 @@ def test_with_redis_both_counts_come_from_one_script_and_expire(redis_cache, set
         over = throttle.check(scope=throttle.ACS, client="192.0.2.3", agency_slug="doe-x")
         assert over is not None and over.per == "agency"
     client = redis_cache._cache.get_client()
-    start, _ = throttle.window(T0)
+    start, _ = fixed_window(T0, throttle.WINDOW_SECONDS)
     address_key = redis_cache.make_and_validate_key(f"sso:throttle:acs:ip:192.0.2.1:{start}")
     agency_key = redis_cache.make_and_validate_key(f"sso:throttle:acs:agency:doe-x:{start}")
     assert int(client.get(address_key)) == 4

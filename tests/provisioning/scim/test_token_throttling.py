@@ -15,6 +15,7 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from audit.actors import Actor
+from core.shared_cache import fixed_window
 from provisioning.scim import tokens
 from provisioning.scim.models import ScimToken
 from tests.conftest import use_dead_redis, use_real_redis
@@ -101,7 +102,7 @@ def test_with_redis_a_known_token_and_its_count_come_back_from_one_script(redis_
 def test_with_redis_an_unknown_token_leaves_no_counter_behind(redis_cache):
     entry, count = tokens._cached_entry_and_count("0" * 64, timezone.now())
     assert entry is None and count is None
-    window, _ = tokens._window(timezone.now())
+    window, _ = fixed_window(timezone.now(), tokens.WINDOW_SECONDS)
     assert redis_cache.get(tokens._rate_key("0" * 64, window)) is None
 
 
