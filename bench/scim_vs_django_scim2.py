@@ -163,8 +163,10 @@ def measure(users: int, rounds: int, population: int) -> tuple[dict[str, float],
     best_ours: dict[str, float] = {}
     best_peer: dict[str, float] = {}
     for round_ in range(rounds):
-        ours = _rates(_worker(ours_python, "bench.scim_ours_worker", users, ours_env))
-        peer = _rates(_worker(peer_python, "bench.scim_peer.worker", users, peer_env))
+        ours_run = _worker(ours_python, "bench.scim_ours_worker", users, ours_env)
+        peer_run = _worker(peer_python, "bench.scim_peer.worker", users, peer_env)
+        STATEMENTS["ours"], STATEMENTS["peer"] = ours_run["statements"], peer_run["statements"]
+        ours, peer = _rates(ours_run), _rates(peer_run)
         print(
             f"   {population:,} people, round {round_ + 1}: ours {ours['overall']:.0f} ops/s, "
             f"django-scim2 {peer['overall']:.0f} ops/s",
@@ -189,12 +191,21 @@ def report(ours: dict[str, float], peer: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+# SQL statements per operation of the last round, per side (the worker counts them untimed).
+STATEMENTS: dict[str, dict[str, int]] = {}
+
+
 def _phases(ours: dict[str, float], peer: dict[str, float]) -> str:
-    return "per phase ours/peer: " + ", ".join(f"{p} {ours[p]:.0f}/{peer[p]:.0f}" for p in PHASES)
+    rates = ", ".join(f"{p} {ours[p]:.0f}/{peer[p]:.0f}" for p in PHASES)
+    sent = ", ".join(f"{p} {STATEMENTS['ours'][p]}/{STATEMENTS['peer'][p]}" for p in PHASES)
+    return (
+        f"per phase ours/peer: {rates}; SQL statements per operation ours/peer (without BEGIN/COMMIT): {sent}"
+    )
 
 
 def run(users: int = 300, rounds: int = 3, population: int = POPULATION) -> list[Result]:
     ours, peer = measure(users, rounds, population)
+    phases = _phases(ours, peer)  # before the next measure() replaces STATEMENTS
     print(report(ours, peer))
     empty_ours, empty_peer = measure(users, rounds, 0)
     print(report(empty_ours, empty_peer))
@@ -215,7 +226,7 @@ def run(users: int = 300, rounds: int = 3, population: int = POPULATION) -> list
                 f"checks, prepared statements {prepared}), ours with Redis for its token cache and rate "
                 f"limit; both directories copied from a template holding the same {population:,} people "
                 "before each run; ours also writes audit rows and the IdP profile and checks seats on each "
-                f"write, the peer only its user row; {_phases(ours, peer)}"
+                f"write, the peer only its user row; {phases}"
             ),
         ),
         Result(

@@ -54,4 +54,35 @@ def run(client, token: str, emails: list[str]) -> dict:
         assert response.status_code in (200, 204), (response.status_code, response.content[:300])
     timings["deactivate"] = time.perf_counter() - started
 
-    return {"operations": len(emails), "seconds": timings}
+    return {"operations": len(emails), "seconds": timings, "statements": statements(client, auth, emails[0])}
+
+
+def statements(client, auth: dict, email: str) -> dict[str, int]:
+    """SQL statements one more create, filter and deactivate send (untimed; BEGIN and COMMIT are
+    not statements here), so the report can say how much work each side does per operation."""
+    from django.db import connection
+
+    sent: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    email = "counted." + email
+    counts: dict[str, int] = {}
+    with connection.execute_wrapper(count):
+        body = {"schemas": [USER], "userName": email, "name": {"givenName": "Counted", "familyName": "Bench"}}
+        body["emails"] = [{"value": email, "type": "work", "primary": True}]
+        response = client.post("/scim/v2/Users", json.dumps(body), content_type=CT, **auth)
+        assert response.status_code == 201, (response.status_code, response.content[:300])
+        user_id = json.loads(response.content)["id"]
+        counts["create"] = len(sent)
+        sent.clear()
+        assert client.get("/scim/v2/Users", {"filter": f'userName eq "{email}"'}, **auth).status_code == 200
+        counts["filter"] = len(sent)
+        sent.clear()
+        patch = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+        response = client.patch(f"/scim/v2/Users/{user_id}", json.dumps(patch), content_type=CT, **auth)
+        assert response.status_code in (200, 204), (response.status_code, response.content[:300])
+        counts["deactivate"] = len(sent)
+    return counts
