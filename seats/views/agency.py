@@ -20,10 +20,9 @@ from agencies.models import Employee
 from core.errors import DomainError, InvalidInput
 from core.portal import AgencyPageMixin, ConfirmMixin, DomainErrorMixin, admin_scope, long_date, window
 from seats import selectors
-from seats.forms import ReassignForm, ResizeForm, RevokeForm, SplitForm
+from seats.forms import ReassignForm, RevokeForm, SplitForm
 from seats.models import Allocation, Seat, WaitlistEntry
 from seats.services import (
-    allocation_resize,
     allocation_split,
     seat_approve,
     seat_reassign,
@@ -31,6 +30,7 @@ from seats.services import (
     seat_revoke,
     waitlist_leave,
 )
+from seats.views.resize import ResizeMixin
 
 
 class AgencySeatsMixin(AgencyPageMixin):
@@ -106,13 +106,13 @@ class SplitView(ConfirmMixin, PoolFormMixin, FormView):
         return redirect(self.get_success_url())
 
 
-class BureauResizeView(ConfirmMixin, PoolFormMixin, FormView):
+class BureauResizeView(ResizeMixin, ConfirmMixin, PoolFormMixin, FormView):
     """Grow or shrink a bureau pool; the seats come from, or return to, its parent pool."""
 
     template_name = "seats/agency/pool_form.html"
-    form_class = ResizeForm
     confirm_label = "Resize the bureau pool"
     extra_context = {"action": "Resize a bureau pool"}
+    pool_word = "bureau pool"
 
     def check_access(self, **kwargs: Any) -> None:
         super().check_access(**kwargs)
@@ -121,25 +121,8 @@ class BureauResizeView(ConfirmMixin, PoolFormMixin, FormView):
         if parent is None or not admin_scope(self.request.user).covers(parent.agency):
             raise Http404("Not a bureau pool this user manages")
 
-    def get_initial(self) -> dict[str, Any]:
-        return {"quantity": self.allocation.quantity}
-
-    def confirmation(self, form: ResizeForm) -> list[tuple[str, str]]:
-        a = self.allocation
-        return [
-            ("Pool", str(a)),
-            ("Seats now", f"{a.quantity:,}"),
-            ("Seats after", f"{form.cleaned_data['quantity']:,}"),
-            ("In use", f"{a.assigned + a.reserved_for_children:,}"),
-            ("Free in the parent pool", f"{a.parent.free:,}"),
-        ]
-
-    def perform(self, form: ResizeForm) -> HttpResponse:
-        allocation_resize(
-            allocation=self.allocation, quantity=form.cleaned_data["quantity"], actor=self.request.user
-        )
-        messages.success(self.request, f"The bureau pool now holds {form.cleaned_data['quantity']:,} seats.")
-        return redirect(self.get_success_url())
+    def more_rows(self) -> list[tuple[str, str]]:
+        return [("Free in the parent pool", f"{self.allocation.parent.free:,}")]
 
 
 # --- approvals and waitlist -----------------------------------------------------------------------

@@ -23,7 +23,6 @@ from seats.forms import (
     ProgramEditForm,
     ProgramForm,
     RenewForm,
-    ResizeForm,
     day_start,
 )
 from seats.models import Allocation, Program, UsageSnapshot
@@ -31,10 +30,10 @@ from seats.services import (
     add_months,
     allocation_create,
     allocation_renew,
-    allocation_resize,
     program_create,
     program_update,
 )
+from seats.views.resize import ResizeMixin
 
 
 def filtered_pool_rows(
@@ -272,30 +271,11 @@ class PoolDetailView(PoolMixin, TemplateView):
         return super().get_context_data(row=row, bureaus=bureaus, **kwargs)
 
 
-class PoolResizeView(PoolMixin, ConfirmMixin, DomainErrorMixin, FormView):
+class PoolResizeView(ResizeMixin, PoolMixin, ConfirmMixin, DomainErrorMixin, FormView):
     template_name = "seats/gsa/pool_form.html"
-    form_class = ResizeForm
     confirm_label = "Resize the pool"
     extra_context = {"action": "Resize"}
-
-    def get_initial(self) -> dict[str, Any]:
-        return {"quantity": self.allocation.quantity}
-
-    def confirmation(self, form: ResizeForm) -> list[tuple[str, str]]:
-        a = self.allocation
-        return [
-            ("Pool", str(a)),
-            ("Seats now", f"{a.quantity:,}"),
-            ("Seats after", f"{form.cleaned_data['quantity']:,}"),
-            ("In use or passed to bureaus", f"{a.assigned + a.reserved_for_children:,}"),
-        ]
-
-    def perform(self, form: ResizeForm) -> HttpResponse:
-        allocation_resize(
-            allocation=self.allocation, quantity=form.cleaned_data["quantity"], actor=self.request.user
-        )
-        messages.success(self.request, f"The pool now holds {form.cleaned_data['quantity']:,} seats.")
-        return redirect(self.get_success_url())
+    in_use_label = "In use or passed to bureaus"
 
 
 class PoolRenewView(PoolMixin, ConfirmMixin, DomainErrorMixin, FormView):
