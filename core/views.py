@@ -43,14 +43,33 @@ def _check_broker() -> dict:
     return {"ok": True, "transport": transport, "ms": round((time.monotonic() - started) * 1000, 1)}
 
 
+def _check_cache() -> dict:
+    """The shared cache: reported, never failing readiness (the app runs on without it, slower and
+    unlimited, see core/shared_cache.py)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from core.shared_cache import UNREACHABLE
+
+    backend = str(settings.CACHES["default"]["BACKEND"]).rsplit(".", 1)[-1]
+    started = time.monotonic()
+    try:
+        cache.get("health:probe")
+    except UNREACHABLE as exc:
+        return {"ok": False, "backend": backend, "error": exc.__class__.__name__}
+    return {"ok": True, "backend": backend, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness and readiness for load balancers: the database and the Celery broker."""
+    """Liveness and readiness for load balancers: the database and the Celery broker; the shared
+    cache is reported beside them (degraded, not down, without it)."""
     checks = {"database": _check_database(), "broker": _check_broker()}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "unavailable", **checks, "cache": _check_cache()},
+        status=200 if healthy else 503,
     )
 
 

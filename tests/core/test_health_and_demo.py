@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from unittest.mock import ANY
 
 import pytest
 from django.core.management import call_command
@@ -9,6 +10,7 @@ from agencies.models import Employee
 from audit.models import AuditEvent
 from core.demo import build_demo
 from seats.models import Allocation, Seat, WaitlistEntry
+from tests.conftest import use_dead_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,15 @@ def test_health_answers_503_when_the_broker_is_down(client, settings):
         app.conf.broker_url = old
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
+
+
+def test_health_reports_the_cache_and_stays_ready_without_it(client, settings):
+    backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    assert client.get("/health/").json()["cache"] == {"ok": True, "backend": backend, "ms": ANY}
+    use_dead_redis(settings)
+    response = client.get("/health/")
+    assert response.status_code == 200
+    assert response.json()["cache"] == {"ok": False, "backend": "RedisCache", "error": "ConnectionError"}
 
 
 def test_demo_builds_pools_seats_in_several_states_and_is_idempotent():
