@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual, Lookup
 from django.utils.dateparse import parse_datetime
 from scim2_models import ScimFilter
 from scim2_models.exceptions import SCIMException
@@ -53,7 +54,7 @@ class Column:
     """How one SCIM attribute is compared in the database."""
 
     field: str
-    kind: str = "string"  # string | exact | email | emails | uuid | datetime | active | members
+    kind: str = "string"  # string | exact | email | emails | uuid | datetime | modified | active | members
     nullable: bool = False
 
 
@@ -69,7 +70,8 @@ USER_COLUMNS: dict[tuple[str, str | None], Column] = {
     ("emails", "value"): Column("", "emails"),
     ("emails", "type"): Column("", "emails"),
     ("meta", "created"): Column("created_at", "datetime"),
-    ("meta", "lastmodified"): Column("updated_at", "datetime"),
+    # As rendered: the later of the employee row and the IdP's profile (selectors.user_last_modified).
+    ("meta", "lastmodified"): Column("updated_at", "modified"),
 }
 ENTERPRISE_COLUMNS: dict[tuple[str, str | None], Column] = {
     ("employeenumber", None): Column("employee_number"),
@@ -118,6 +120,13 @@ _ORDER_LOOKUPS = {
     CompareOperator.lt: "lt",
     CompareOperator.le: "lte",
 }
+_MODIFIED_LOOKUPS: dict[CompareOperator, type[Lookup]] = {
+    CompareOperator.eq: Exact,
+    CompareOperator.gt: GreaterThan,
+    CompareOperator.ge: GreaterThanOrEqual,
+    CompareOperator.lt: LessThan,
+    CompareOperator.le: LessThanOrEqual,
+}
 NOTHING = Q(pk__in=[])
 # "True" that survives an OR: an empty Q() would be dropped from ``Q() | other``.
 EVERYTHING = ~NOTHING
@@ -162,7 +171,7 @@ class _Compiler(FilterVisitor[Q]):
         column = self.column(node.attr_path)
         if column.kind == "emails":
             return EVERYTHING  # every user has the work address (see email_filter.py)
-        if column.kind in ("active", "datetime", "uuid", "member_type"):
+        if column.kind in ("active", "datetime", "modified", "uuid", "member_type"):
             return Q()
         if column.kind == "members":
             return self._members(Q())
@@ -223,13 +232,21 @@ class _Compiler(FilterVisitor[Q]):
         except ValueError:
             return NOTHING  # no resource has an id that is not one of ours
 
-    def _compare_datetime(self, column: Column, op: CompareOperator, value: Any) -> Q:
+    def _moment(self, column: Column, op: CompareOperator, value: Any) -> datetime:
         if op not in _ORDER_LOOKUPS:
             raise FilterError("Dates compare with eq, ne, gt, ge, lt or le.")
         moment = parse_datetime(self._text(column, value)) if isinstance(value, str) else None
         if not isinstance(moment, datetime):
             raise FilterError(f"{value!r} is not a date and time such as 2025-01-31T12:00:00Z.")
-        return Q(**{f"{column.field}__{_ORDER_LOOKUPS[op]}": moment})
+        return moment
+
+    def _compare_datetime(self, column: Column, op: CompareOperator, value: Any) -> Q:
+        return Q(**{f"{column.field}__{_ORDER_LOOKUPS[op]}": self._moment(column, op, value)})
+
+    def _compare_modified(self, column: Column, op: CompareOperator, value: Any) -> Q:
+        from provisioning.scim.selectors import user_last_modified
+
+        return Q(_MODIFIED_LOOKUPS[op](user_last_modified(), self._moment(column, op, value)))
 
     def _compare_active(self, column: Column, op: CompareOperator, value: Any) -> Q:
         if isinstance(value, str) and value.lower() in ("true", "false"):

@@ -12,7 +12,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db.models import Exists, OrderBy, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce, Greatest
 
 from agencies.models import Agency, Employee
 from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile, ScimSeatGrant
@@ -26,6 +27,12 @@ def users_in_scope(agency: Agency) -> QuerySet[Employee]:
     return Employee.objects.filter(agency_id__in=subtree_ids(agency)).filter(
         Q(scim_profile__isnull=True) | Q(scim_profile__deleted_at__isnull=True)
     )
+
+
+def user_last_modified() -> Greatest:
+    """A user's meta.lastModified as rendered: the later of the employee row and what the IdP sent
+    (the profile), for sorting and filtering on it in the database."""
+    return Greatest(F("updated_at"), Coalesce(F("scim_profile__updated_at"), F("updated_at")))
 
 
 def _attach_profile(employee: Employee) -> Employee:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from django.db.models import BooleanField, Case, F, OrderBy, Value, When
 from django.db.models.expressions import Expression
-from django.db.models.functions import Coalesce, Greatest, Lower, NullIf
+from django.db.models.functions import Lower, NullIf
 
 from provisioning.scim.payloads import ScimProblem
 from provisioning.scim.resources import GROUP_SCHEMA, USER_SCHEMA
+from provisioning.scim.selectors import user_last_modified
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,7 @@ USER_KEYS: dict[str, SortKey] = {
     "externalid": SortKey(_blank_is_null("external_id"), nullable=True),
     "meta.created": SortKey(lambda: F("created_at")),
     # lastModified as rendered: the later of the employee row and what the IdP sent.
-    "meta.lastmodified": SortKey(
-        lambda: Greatest(F("updated_at"), Coalesce(F("scim_profile__updated_at"), F("updated_at")))
-    ),
+    "meta.lastmodified": SortKey(user_last_modified),
     "active": SortKey(
         lambda: Case(
             When(status="active", then=Value(True)), default=Value(False), output_field=BooleanField()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from agencies.models import Employee
@@ -146,6 +148,19 @@ class TestFilters:
     )
     def test_filters_select_in_the_database(self, scim, people, text, expected):
         assert self.names(scim, text) == expected
+
+    def test_last_modified_filters_by_the_time_rendered_the_later_of_person_and_profile(self, scim, people):
+        # Ada's employee row is old, but the IdP changed her profile since; Alan is old throughout.
+        old, cut, new = (datetime(2020, 1, day, tzinfo=UTC) for day in (1, 2, 3))
+        Employee.objects.filter(email__in=["ada@examples.gov", "alan@examples.gov"]).update(updated_at=old)
+        ScimProfile.objects.filter(employee__email="alan@examples.gov").update(updated_at=old)
+        ScimProfile.objects.filter(employee__email="ada@examples.gov").update(updated_at=new)
+        ada = scim.get(f"Users/{people['ada']['id']}").json_body
+        assert ada["meta"]["lastModified"].startswith("2020-01-03")
+        assert self.names(scim, f'meta.lastModified gt "{cut.isoformat()}"') == ["ada", "grace"]
+        assert self.names(scim, f'meta.lastModified lt "{cut.isoformat()}"') == ["alan"]
+        assert self.names(scim, f'meta.lastModified eq "{new.isoformat()}"') == ["ada"]
+        assert self.names(scim, f'meta.lastModified ne "{new.isoformat()}"') == ["alan", "grace"]
 
     def test_enterprise_attributes_filter(self, scim, people):
         scim.patch(
