@@ -62,3 +62,29 @@ def reconcile_all() -> dict[str, dict[str, int]]:
             continue
         summary[program.slug] = report.counts()
     return summary
+
+
+# --- group-based seats, for groups too large for the administrator's request ---------------------
+@shared_task(name="provisioning.scim_group_pool_sync", ignore_result=True, acks_late=True)
+def scim_group_pool_sync(mapping_id: int, label: str, kind: str, user_id: int | None) -> int:
+    """Give every member of a mapped group their seat; run again, it changes nothing more."""
+    from audit.actors import Actor
+    from provisioning.scim import grants
+    from provisioning.scim.models import ScimGroupPool
+
+    mapping = ScimGroupPool.objects.filter(pk=mapping_id).first()
+    if mapping is None:
+        return 0  # unmapped before the worker got to it
+    return grants.scim_group_pool_sync(mapping=mapping, actor=Actor(label=label, kind=kind, user_id=user_id))
+
+
+@shared_task(name="provisioning.grants_retry_failed", ignore_result=True, acks_late=True)
+def grants_retry_failed(agency_id: int, label: str, kind: str, user_id: int | None) -> int:
+    from agencies.models import Agency
+    from audit.actors import Actor
+    from provisioning.scim import grants
+
+    agency = Agency.objects.filter(pk=agency_id).first()
+    if agency is None:
+        return 0
+    return grants.grants_retry_failed(agency=agency, actor=Actor(label=label, kind=kind, user_id=user_id))

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agencies.models import Agency, Employee
-from audit.actors import ActorLike, as_actor
+from audit.actors import Actor, ActorLike, as_actor
 from audit.services import audit_record
 from core.errors import AlreadyClaimed, DomainError, ForeignAgency, InvalidInput, PoolExhausted
 from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimGroupPool, ScimSeatGrant
@@ -188,6 +188,39 @@ def scim_group_pool_create(*, group: ScimGroup, allocation: Allocation, actor: A
     return mapping
 
 
+# A mapped group with more members than this (or more failed grants to retry) is handed to a
+# worker: each member is a seat claim of its own, and an "all staff" group can hold a whole
+# department, far more than one request should carry.
+INLINE_MAX = 200
+
+
+def scim_group_pool_sync_start(*, mapping: ScimGroupPool, actor: ActorLike) -> int | None:
+    """Give a newly mapped group's members their seats: now when the group is small (returns how
+    many were evaluated), else by a worker once this transaction commits (returns None)."""
+    members = ScimGroupMember.objects.filter(group_id=mapping.group_id).count()
+    if members <= INLINE_MAX:
+        return scim_group_pool_sync(mapping=mapping, actor=actor)
+    by = as_actor(actor)
+    transaction.on_commit(lambda: _enqueue("scim_group_pool_sync", mapping.pk, by))
+    return None
+
+
+def grants_retry_failed_start(*, agency: Agency, actor: ActorLike) -> int | None:
+    """An administrator's retry: done now for a few failed grants (returns how many), queued for many."""
+    failed = _failed_grants(agency).count()
+    if failed <= INLINE_MAX:
+        return grants_retry_failed(agency=agency, actor=actor)
+    by = as_actor(actor)
+    transaction.on_commit(lambda: _enqueue("grants_retry_failed", agency.pk, by))
+    return None
+
+
+def _enqueue(task_name: str, object_id: int, actor: Actor) -> None:
+    from provisioning import tasks
+
+    getattr(tasks, task_name).delay(object_id, actor.label, actor.kind, actor.user_id)
+
+
 def scim_group_pool_sync(*, mapping: ScimGroupPool, actor: ActorLike) -> int:
     """Give every current member of a mapped group their grant; returns how many were evaluated."""
     member_ids = list(
@@ -222,11 +255,7 @@ def scim_group_pool_delete(*, mapping: ScimGroupPool, actor: ActorLike) -> None:
 
 def grants_retry_failed(*, agency: Agency, actor: ActorLike) -> int:
     """An administrator's retry of every failed grant of an agency's groups (after a renewal, say)."""
-    grants = ScimSeatGrant.objects.filter(
-        mapping__group__agency=agency,
-        state=ScimSeatGrant.State.FAILED,
-        employee__status=Employee.Status.ACTIVE,
-    ).select_related(
+    grants = _failed_grants(agency).select_related(
         "mapping__allocation__agency", "mapping__allocation__program", "mapping__group", "employee"
     )
     count = 0
@@ -234,3 +263,11 @@ def grants_retry_failed(*, agency: Agency, actor: ActorLike) -> int:
         grant_evaluate(mapping=grant.mapping, employee=grant.employee, actor=actor)
         count += 1
     return count
+
+
+def _failed_grants(agency: Agency):  # type: ignore[no-untyped-def]
+    return ScimSeatGrant.objects.filter(
+        mapping__group__agency=agency,
+        state=ScimSeatGrant.State.FAILED,
+        employee__status=Employee.Status.ACTIVE,
+    )

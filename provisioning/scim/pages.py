@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -104,10 +104,18 @@ def scim_groups(request: HttpRequest, slug: str) -> HttpResponse:
                 mapping = grants.scim_group_pool_create(
                     group=group, allocation=allocation, actor=request.user
                 )
-                evaluated = grants.scim_group_pool_sync(mapping=mapping, actor=request.user)
-                messages.success(
-                    request, f"“{group}” now gives seats from {allocation}; {evaluated} members checked."
-                )
+                evaluated = grants.scim_group_pool_sync_start(mapping=mapping, actor=request.user)
+                if evaluated is None:
+                    messages.success(
+                        request,
+                        f"“{group}” now gives seats from {allocation}. Its members are being given seats "
+                        "in the background: the count beside the pool grows as they are, and anyone who "
+                        "has to wait or is refused appears above.",
+                    )
+                else:
+                    messages.success(
+                        request, f"“{group}” now gives seats from {allocation}; {evaluated} members checked."
+                    )
             elif action == "unmap":
                 mapping = get_object_or_404(
                     ScimGroupPool.objects.filter(group__agency=agency), pk=request.POST.get("mapping")
@@ -115,8 +123,11 @@ def scim_groups(request: HttpRequest, slug: str) -> HttpResponse:
                 grants.scim_group_pool_delete(mapping=mapping, actor=request.user)
                 messages.success(request, "The mapping is gone; seats already granted stay.")
             elif action == "retry":
-                retried = grants.grants_retry_failed(agency=agency, actor=request.user)
-                messages.success(request, f"{retried} seat grants tried again.")
+                retried = grants.grants_retry_failed_start(agency=agency, actor=request.user)
+                if retried is None:
+                    messages.success(request, "The refused grants are being tried again in the background.")
+                else:
+                    messages.success(request, f"{retried} seat grants tried again.")
             else:
                 raise Http404("Unknown action")
         except DomainError as exc:
@@ -125,7 +136,14 @@ def scim_groups(request: HttpRequest, slug: str) -> HttpResponse:
     groups = (
         ScimGroup.objects.filter(agency=agency)
         .annotate(member_count=Count("memberships", distinct=True))
-        .prefetch_related("pools__allocation__program", "pools__allocation__agency")
+        .prefetch_related(
+            Prefetch(
+                "pools",
+                queryset=ScimGroupPool.objects.select_related("allocation__program", "allocation__agency")
+                .annotate(checked=Count("grants"))
+                .order_by("pk"),
+            )
+        )
         .order_by("display_name")
     )
     problems = (

@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agencies.models import RoleAssignment
+from audit.actors import Actor
 from provisioning.scim.models import ScimGroup, ScimGroupPool, ScimSeatGrant, ScimToken
 from provisioning.scim.tokens import hash_token
 from tests.conftest import complete_mfa
@@ -94,7 +95,6 @@ def test_a_duplicate_name_is_explained(url, agency_admin):
 
 
 def test_another_agencys_token_cannot_be_touched_from_this_page(url, agency_admin, other_department):
-    from audit.actors import Actor
     from provisioning.scim.tokens import scim_token_create
 
     foreign = scim_token_create(agency=other_department, name="Theirs", actor=Actor.system("t"))
@@ -124,3 +124,63 @@ def test_mapping_a_group_from_the_page_grants_seats_and_shows_refusals(
     mapping = ScimGroupPool.objects.get()
     client.post(groups_url, {"action": "unmap", "mapping": mapping.pk})
     assert not ScimGroupPool.objects.exists()
+
+
+def test_a_large_group_is_given_its_seats_by_a_worker_and_the_page_follows(
+    groups_url, agency_admin, scim, vendor_pool, monkeypatch, django_capture_on_commit_callbacks, celery_eager
+):
+    from provisioning.scim import grants
+
+    monkeypatch.setattr(grants, "INLINE_MAX", 2)
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(3)]
+    scim.post("Groups", group_body("All staff", *[p["id"] for p in people]))
+    group = ScimGroup.objects.get()
+    client = browser(agency_admin)
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            groups_url, {"action": "map", "group": group.pk, "allocation": vendor_pool.pk}, follow=True
+        )
+    assert "being given seats in the background" in response.content.decode()
+    assert not ScimSeatGrant.objects.exists()
+    assert "Giving seats: 0 of 3 members so far" in client.get(groups_url).content.decode()
+
+    for callback in queued:  # the commit happens: the worker (eager here) does the work
+        callback()
+    assert ScimSeatGrant.objects.filter(state="granted").count() == 2
+    page = client.get(groups_url).content.decode()
+    assert "Giving seats" not in page and "p2@examples.gov" in page  # the one left waiting
+    # A redelivered message changes nothing.
+    mapping = ScimGroupPool.objects.get()
+    from provisioning.tasks import scim_group_pool_sync
+
+    assert scim_group_pool_sync(mapping.pk, "again", "system", None) == 3
+    assert ScimSeatGrant.objects.count() == 3 and ScimSeatGrant.objects.filter(state="granted").count() == 2
+
+
+def test_the_worker_skips_a_mapping_removed_before_it_ran(department):
+    from provisioning.tasks import scim_group_pool_sync
+
+    assert scim_group_pool_sync(987654, "gone", "system", None) == 0
+
+
+def test_many_refused_grants_are_retried_by_a_worker(
+    groups_url, agency_admin, scim, vendor_pool, monkeypatch, django_capture_on_commit_callbacks, celery_eager
+):
+    from provisioning.scim import grants
+
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(3)]
+    scim.post("Groups", group_body("All staff", *[p["id"] for p in people]))
+    mapping = grants.scim_group_pool_create(
+        group=ScimGroup.objects.get(), allocation=vendor_pool, actor=Actor.system("t")
+    )
+    grants.scim_group_pool_sync(mapping=mapping, actor=Actor.system("t"))
+    ScimSeatGrant.objects.update(
+        state="failed", error="The program was paused.", seat=None, waitlist_entry=None
+    )
+    monkeypatch.setattr(grants, "INLINE_MAX", 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser(agency_admin).post(groups_url, {"action": "retry"}, follow=True)
+    assert "being tried again in the background" in response.content.decode()
+    assert not ScimSeatGrant.objects.filter(state="failed").exists()
