@@ -88,3 +88,17 @@ def grants_retry_failed(agency_id: int, label: str, kind: str, user_id: int | No
     if agency is None:
         return 0
     return grants.grants_retry_failed(agency=agency, actor=Actor(label=label, kind=kind, user_id=user_id))
+
+
+@shared_task(name="provisioning.grants_on_join", ignore_result=True, acks_late=True)
+def grants_on_join(group_id: int, label: str, kind: str, user_id: int | None, employee_ids: list[int]) -> int:
+    """Seats for the many people one SCIM request added to a mapped group."""
+    from audit.actors import Actor
+    from provisioning.scim import grants
+    from provisioning.scim.models import ScimGroup
+
+    group = ScimGroup.objects.filter(pk=group_id).first()
+    if group is None:
+        return 0  # deleted meanwhile: its members' seats went with it
+    actor = Actor(label=label, kind=kind, user_id=user_id)
+    return grants.grants_on_join_later(group=group, employee_ids=[int(i) for i in employee_ids], actor=actor)

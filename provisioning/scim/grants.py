@@ -124,13 +124,46 @@ def grant_release(*, grant: ScimSeatGrant, actor: ActorLike, reason: str) -> Non
 
 
 def grants_on_join(*, group: ScimGroup, employee_ids: list[int], actor: ActorLike) -> None:
+    """New members of a group get the seats its mappings give: in this transaction for a few, by a
+    worker after it commits for many (an IdP adding a whole department in one PATCH)."""
     mappings = list(group.pools.select_related("allocation__agency", "allocation__program", "group"))
     if not mappings or not employee_ids:
+        return
+    if len(employee_ids) > INLINE_MAX:
+        by = as_actor(actor)
+        transaction.on_commit(lambda: _enqueue("grants_on_join", group.pk, by, employee_ids))
         return
     employees = Employee.objects.filter(pk__in=employee_ids).select_related("agency").order_by("pk")
     for employee in employees:
         for mapping in mappings:
             grant_evaluate(mapping=mapping, employee=employee, actor=actor)
+
+
+def grants_on_join_later(*, group: ScimGroup, employee_ids: list[int], actor: ActorLike) -> int:
+    """The worker's half of ``grants_on_join``: only those still in the group get a seat."""
+    mappings = list(group.pools.select_related("allocation__agency", "allocation__program", "group"))
+    evaluated = 0
+    for employee in Employee.objects.filter(pk__in=employee_ids).select_related("agency").order_by("pk"):
+        for mapping in mappings:
+            evaluated += _evaluate_if_member(mapping=mapping, employee=employee, actor=actor)
+    return evaluated
+
+
+def _evaluate_if_member(*, mapping: ScimGroupPool, employee: Employee, actor: ActorLike) -> bool:
+    """For a walk over members read earlier: evaluate someone only while they are still in the group.
+
+    Their membership row is held meanwhile, so a removal arriving now waits for this grant and
+    then gives the seat back, and one that came first leaves nothing to hold: no seat is left
+    behind with someone who has left the group.
+    """
+    with transaction.atomic():
+        held = ScimGroupMember.objects.select_for_update().filter(
+            group_id=mapping.group_id, employee_id=employee.pk
+        )
+        if not list(held.values_list("pk", flat=True)[:1]):
+            return False
+        grant_evaluate(mapping=mapping, employee=employee, actor=actor)
+    return True
 
 
 def grants_on_leave(*, group: ScimGroup, employee_ids: list[int], actor: ActorLike) -> None:
@@ -215,14 +248,15 @@ def grants_retry_failed_start(*, agency: Agency, actor: ActorLike) -> int | None
     return None
 
 
-def _enqueue(task_name: str, object_id: int, actor: Actor) -> None:
+def _enqueue(task_name: str, object_id: int, actor: Actor, *more: object) -> None:
     from provisioning import tasks
 
-    getattr(tasks, task_name).delay(object_id, actor.label, actor.kind, actor.user_id)
+    getattr(tasks, task_name).delay(object_id, actor.label, actor.kind, actor.user_id, *more)
 
 
 def scim_group_pool_sync(*, mapping: ScimGroupPool, actor: ActorLike) -> int:
-    """Give every current member of a mapped group their grant; returns how many were evaluated."""
+    """Give every current member of a mapped group their grant; returns how many were evaluated
+    (members who left while it ran are skipped)."""
     member_ids = list(
         ScimGroupMember.objects.filter(group_id=mapping.group_id)
         .order_by("pk")
@@ -231,9 +265,10 @@ def scim_group_pool_sync(*, mapping: ScimGroupPool, actor: ActorLike) -> int:
     mapping = ScimGroupPool.objects.select_related("allocation__agency", "allocation__program", "group").get(
         pk=mapping.pk
     )
+    evaluated = 0
     for employee in Employee.objects.filter(pk__in=member_ids).select_related("agency").order_by("pk"):
-        grant_evaluate(mapping=mapping, employee=employee, actor=actor)
-    return len(member_ids)
+        evaluated += _evaluate_if_member(mapping=mapping, employee=employee, actor=actor)
+    return evaluated
 
 
 def scim_group_pool_delete(*, mapping: ScimGroupPool, actor: ActorLike) -> None:

@@ -245,3 +245,111 @@ def test_root_search_spans_users_and_groups(scim):
     assert [r["meta"]["resourceType"] for r in groups_only["Resources"]] == ["Group"]
     second_page = scim.post(".search", {"startIndex": 2, "count": 1}).json_body
     assert [r["meta"]["resourceType"] for r in second_page["Resources"]] == ["Group"]
+
+
+# --- many members at once: a worker gives the seats ----------------------------------------------
+@pytest.fixture
+def few_inline(monkeypatch):
+    monkeypatch.setattr(grants, "INLINE_MAX", 2)
+
+
+def test_many_members_added_in_one_request_get_their_seats_from_a_worker(
+    scim, seat_group, few_inline, django_capture_on_commit_callbacks, celery_eager
+):
+    group, _ = seat_group
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(3)]
+    with django_capture_on_commit_callbacks() as queued:
+        assert add(scim, group["id"], *[p["id"] for p in people]).status_code in (200, 204)
+    assert not ScimSeatGrant.objects.exists()  # the SCIM request answered without claiming
+
+    for callback in queued:
+        callback()
+    assert [live_seat(p) is not None for p in people] == [True, True, False]  # a two-seat pool
+    assert ScimSeatGrant.objects.get(employee__email="p2@examples.gov").state == ScimSeatGrant.State.WAITING
+
+
+def test_someone_removed_before_the_worker_ran_gets_no_seat(
+    scim, seat_group, few_inline, django_capture_on_commit_callbacks, celery_eager
+):
+    group, _ = seat_group
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(3)]
+    with django_capture_on_commit_callbacks() as queued:
+        add(scim, group["id"], *[p["id"] for p in people])
+    remove(scim, group["id"], people[0]["id"])
+
+    for callback in queued:
+        callback()
+    assert [live_seat(p) is not None for p in people] == [False, True, True]
+    assert not ScimSeatGrant.objects.filter(employee__email="p0@examples.gov").exists()
+
+
+def test_someone_removed_while_a_mapping_is_walked_keeps_no_seat(scim, vendor_pool, monkeypatch):
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(2)]
+    group = scim.post("Groups", group_body("Pilot", *[p["id"] for p in people])).json_body
+    mapping = grants.scim_group_pool_create(
+        group=ScimGroup.objects.get(uuid=group["id"]), allocation=vendor_pool, actor=ADMIN
+    )
+    evaluate = grants.grant_evaluate
+
+    def and_then_p1_leaves(**kwargs):
+        granted = evaluate(**kwargs)
+        if kwargs["employee"].email == "p0@examples.gov":
+            remove(scim, group["id"], people[1]["id"])  # the IdP, between two members of the walk
+        return granted
+
+    monkeypatch.setattr(grants, "grant_evaluate", and_then_p1_leaves)
+    assert grants.scim_group_pool_sync(mapping=mapping, actor=ADMIN) == 1
+    assert live_seat(people[0]) is not None and live_seat(people[1]) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_walk_over_a_mapping_and_removals_racing_it_leave_seats_only_with_members(
+    scim, vendor_program, department
+):
+    """The worker walks the members it read at the start while the IdP removes some of them: each
+    removal either comes first (no grant is made) or waits for the grant and gives it back."""
+    import threading
+
+    from django.db import connection
+
+    pool = AllocationFactory(program=vendor_program, agency=department, quantity=20)
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(12)]
+    group = scim.post("Groups", group_body("All staff", *[p["id"] for p in people])).json_body
+    mapping = grants.scim_group_pool_create(
+        group=ScimGroup.objects.get(uuid=group["id"]), allocation=pool, actor=ADMIN
+    )
+    leavers = people[1::2]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(work) -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def walk() -> None:
+        grants.scim_group_pool_sync(mapping=mapping, actor=ADMIN)
+
+    def leave() -> None:
+        for person in leavers:
+            assert remove(scim, group["id"], person["id"]).status_code in (200, 204)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (walk, leave)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    members = set(
+        ScimGroup.objects.get(uuid=group["id"]).memberships.values_list("employee__email", flat=True)
+    )
+    holders = set(Seat.objects.live().filter(allocation=pool).values_list("employee__email", flat=True))
+    granted = set(ScimSeatGrant.objects.filter(mapping=mapping).values_list("employee__email", flat=True))
+    assert members == {p["userName"] for p in people[0::2]}
+    assert holders == members and granted == members
