@@ -295,8 +295,7 @@ def grants_retry_failed(*, agency: Agency, actor: ActorLike) -> int:
     )
     count = 0
     for grant in grants.order_by("pk"):
-        grant_evaluate(mapping=grant.mapping, employee=grant.employee, actor=actor)
-        count += 1
+        count += _evaluate_if_member(mapping=grant.mapping, employee=grant.employee, actor=actor)
     return count
 
 
