@@ -25,7 +25,7 @@ class DiscoverForm(forms.Form):
 class MetadataUploadForm(forms.Form):
     metadata_file = forms.FileField(
         label="IdP metadata file (XML)",
-        widget=forms.ClearableFileInput(attrs={"class": "usa-file-input", "accept": ".xml,application/xml"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,application/xml"}),
     )
 
 

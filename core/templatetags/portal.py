@@ -39,6 +39,11 @@ def uswds_field(field: forms.BoundField, width: str = "", combo: bool = False) -
         attrs["aria-describedby"] = " ".join(described)
     if field.errors:
         attrs["aria-invalid"] = "true"
+    if isinstance(widget, forms.FileInput):
+        # USWDS's script gives a file input an aria-label of its drop-zone text ("Drag file here
+        # or choose from folder"), which replaces the field's label for screen readers; the
+        # visible label must stay its name (WCAG 2.5.3), and aria-labelledby outranks aria-label.
+        attrs["aria-labelledby"] = f"{field.auto_id}-label"
     kind = "checkbox" if isinstance(widget, forms.CheckboxInput) else ""
     if isinstance(widget, forms.RadioSelect):
         kind = "radio"

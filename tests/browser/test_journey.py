@@ -136,8 +136,8 @@ def test_gsa_allocates_agency_connects_sso_splits_imports_employee_claims_and_se
     roster.write_text(ROSTER)
     agency_menu.get_by_role("link", name="Import a roster", exact=True).click()
     checked("agency-imports")
-    # USWDS's file input names itself after its drop zone (it sets aria-label).
-    page.get_by_label("Drag file here or choose from folder").set_input_files(str(roster))
+    # The file input keeps its visible label as its name, though USWDS's script sets an aria-label.
+    page.get_by_label("Roster file (CSV)").set_input_files(str(roster))
     page.get_by_role("button", name="Upload and check").click()
     expect(page.get_by_text("Checking the file")).to_be_visible()
     checked("agency-import-checking")
