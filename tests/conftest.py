@@ -29,6 +29,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL the audit trail refuses TRUNCATE (audit migration 0003) unless the session
+    allows it; Django empties tables between transactional tests with TRUNCATE, so the test
+    database, and only it, allows it for every connection."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock():
+            name = connection.settings_dict["NAME"]
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE \"{name}\" SET seats.audit_truncate_allowed = 'on'")
+            connection.close()  # the next connection starts with the setting
+    yield
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Each test starts with an empty in-process cache, so rate-limit windows never carry over.

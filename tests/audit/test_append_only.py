@@ -51,6 +51,17 @@ def test_postgres_refuses_update_and_delete_of_audit_rows_even_in_raw_sql(event,
     assert AuditEvent.objects.filter(verb="seat.claim").count() == 1
 
 
+@pytest.mark.postgres
+def test_postgres_refuses_truncate_of_the_audit_trail_unless_the_session_allows_it(event):
+    # (No foreign key constraint points from the audit trail, so no TRUNCATE ... CASCADE reaches it.)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The test database allows it (Django empties tables so); production sessions do not.
+        cursor.execute("SET LOCAL seats.audit_truncate_allowed = 'off'")
+        with pytest.raises(DatabaseError, match="TRUNCATE on audit_auditevent refused"), transaction.atomic():
+            cursor.execute("TRUNCATE audit_auditevent")
+    assert AuditEvent.objects.filter(verb="seat.claim").count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_audit_outside_a_transaction_is_a_programming_error(employee, agency_admin):
     from audit.services import audit_record
