@@ -49,4 +49,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=5, minute=40),
     },
     "provisioning-reconcile": {"task": "provisioning.reconcile_all", "schedule": crontab(hour=6, minute=0)},
+    # Group-based seats whose worker message was lost: members of mapped groups without a grant.
+    "provisioning-sweep-group-grants": {
+        "task": "provisioning.sweep_group_grants",
+        "schedule": crontab(minute="*/15"),
+    },
 }

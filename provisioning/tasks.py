@@ -102,3 +102,11 @@ def grants_on_join(group_id: int, label: str, kind: str, user_id: int | None, em
         return 0  # deleted meanwhile: its members' seats went with it
     actor = Actor(label=label, kind=kind, user_id=user_id)
     return grants.grants_on_join_later(group=group, employee_ids=[int(i) for i in employee_ids], actor=actor)
+
+
+@shared_task(name="provisioning.sweep_group_grants", ignore_result=True)
+def sweep_group_grants() -> int:
+    """Give a grant to members of mapped groups who have none (their worker's message was lost)."""
+    from provisioning.scim.grants import grants_sweep
+
+    return grants_sweep()

@@ -14,7 +14,10 @@ seat to the other's grant instead of revoking it.
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from agencies.models import Agency, Employee
@@ -26,6 +29,7 @@ from seats import services as seat_services
 from seats.models import Allocation, Seat, WaitlistEntry
 
 LIVE = Seat.LIVE_STATES
+logger = logging.getLogger(__name__)
 
 
 def _removal_reason(group: ScimGroup) -> str:
@@ -249,9 +253,50 @@ def grants_retry_failed_start(*, agency: Agency, actor: ActorLike) -> int | None
 
 
 def _enqueue(task_name: str, object_id: int, actor: Actor, *more: object) -> None:
+    """Hand the work to a worker. The change that asked for it has committed: if the broker cannot
+    take the message, the request still succeeds and the sweep (``grants_sweep``) finds the
+    members left without a grant."""
+    from kombu.exceptions import OperationalError
+
     from provisioning import tasks
 
-    getattr(tasks, task_name).delay(object_id, actor.label, actor.kind, actor.user_id, *more)
+    try:
+        getattr(tasks, task_name).delay(object_id, actor.label, actor.kind, actor.user_id, *more)
+    except OperationalError as exc:
+        logger.warning(
+            "could not queue %s for %s (%s); the grants sweep will do it", task_name, object_id, exc
+        )
+
+
+SWEEP_LIMIT = 5000
+
+
+def grants_sweep(*, limit: int = SWEEP_LIMIT) -> int:
+    """Members of mapped groups who have no grant through the mapping yet (a lost message, a dead
+    worker): evaluate them, at most ``limit`` a run. Returns how many were evaluated.
+
+    One query per mapping (an agency has a handful), each an anti-join on the grant's unique
+    (mapping, employee) index.
+    """
+    actor = Actor.system("group seats sweep")
+    mappings = ScimGroupPool.objects.select_related("allocation__agency", "allocation__program", "group")
+    evaluated = seen = 0
+    for mapping in mappings.order_by("pk"):
+        if seen >= limit:
+            break
+        granted = ScimSeatGrant.objects.filter(mapping=mapping, employee_id=OuterRef("employee_id"))
+        missing = list(
+            ScimGroupMember.objects.filter(group_id=mapping.group_id)
+            .exclude(Exists(granted))
+            .order_by("employee_id")
+            .values_list("employee_id", flat=True)[: limit - seen]
+        )
+        seen += len(missing)
+        for employee in Employee.objects.filter(pk__in=missing).select_related("agency").order_by("pk"):
+            evaluated += _evaluate_if_member(mapping=mapping, employee=employee, actor=actor)
+    if evaluated:
+        logger.info("grants sweep gave %d members of mapped groups their grant", evaluated)
+    return evaluated
 
 
 def scim_group_pool_sync(*, mapping: ScimGroupPool, actor: ActorLike) -> int:

@@ -353,3 +353,65 @@ def test_a_walk_over_a_mapping_and_removals_racing_it_leave_seats_only_with_memb
     granted = set(ScimSeatGrant.objects.filter(mapping=mapping).values_list("employee__email", flat=True))
     assert members == {p["userName"] for p in people[0::2]}
     assert holders == members and granted == members
+
+
+# --- the sweep: members whose worker message was lost -------------------------------------------
+@pytest.fixture
+def broker_down():
+    """The Celery app publishing to a broker that refuses connections."""
+    from config.celery import app
+
+    conf = app.conf
+    before = (
+        conf.broker_url,
+        conf.task_publish_retry,
+        conf.task_always_eager,
+        app._pool,
+        app.amqp._producer_pool,
+    )
+    conf.broker_url, conf.task_publish_retry, conf.task_always_eager = "redis://127.0.0.1:1/0", False, False
+    app._pool = app.amqp._producer_pool = None  # both are built again, for the dead broker
+    yield
+    if app._pool is not None:
+        app._pool.force_close_all()
+    conf.broker_url, conf.task_publish_retry, conf.task_always_eager, app._pool, app.amqp._producer_pool = (
+        before
+    )
+
+
+def test_a_lost_message_costs_no_request_and_the_sweep_gives_the_seats(
+    scim, seat_group, few_inline, broker_down, django_capture_on_commit_callbacks, caplog
+):
+    group, _ = seat_group
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = add(scim, group["id"], *[p["id"] for p in people])
+    assert response.status_code in (200, 204)  # the members are in; only the message was lost
+    import logging as _l
+
+    _g = _l.getLogger("provisioning.scim.grants")
+    print(
+        "DBG",
+        _g.disabled,
+        _g.propagate,
+        _g.level,
+        _l.getLogger().level,
+        [type(h).__name__ for h in _l.getLogger().handlers],
+        _g.getEffectiveLevel(),
+    )
+    assert "the grants sweep will do it" in caplog.text
+    assert not ScimSeatGrant.objects.exists()
+
+    assert grants.grants_sweep() == 3
+    assert [live_seat(p) is not None for p in people] == [True, True, False]
+    assert grants.grants_sweep() == 0  # nothing left to do; nobody evaluated twice
+
+
+def test_the_sweep_works_in_bounded_runs(scim, seat_group, few_inline, django_capture_on_commit_callbacks):
+    group, _ = seat_group
+    people = [create_user(scim, f"p{i}@examples.gov") for i in range(3)]
+    with django_capture_on_commit_callbacks():  # the worker's messages are never sent
+        add(scim, group["id"], *[p["id"] for p in people])
+    assert grants.grants_sweep(limit=2) == 2
+    assert grants.grants_sweep(limit=2) == 1
+    assert ScimSeatGrant.objects.count() == 3
