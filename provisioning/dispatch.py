@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +18,17 @@ logger = logging.getLogger(__name__)
 
 # Fail fast when the broker is away: the sweeper is the retry, not the web request.
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def publish(task: Any, args: tuple, *, what: str) -> bool:
+    """Publish one task message, failing fast; False (and a warning) when the broker cannot take
+    it. Callers publish work that is already committed and swept for: the sweep is the retry."""
+    try:
+        task.apply_async(args=args, retry_policy=PUBLISH_RETRY)
+    except Exception:
+        logger.warning("broker unreachable: %s stay for the sweeper", what, exc_info=True)
+        return False
+    return True
 
 
 def dispatch_after_commit(job_ids: Sequence[int]) -> None:
@@ -33,13 +45,5 @@ def dispatch_now(job_ids: Sequence[int]) -> int:
     sent = 0
     for start in range(0, len(job_ids), size):
         chunk = list(job_ids[start : start + size])
-        try:
-            deliver_jobs.apply_async(args=(chunk,), retry_policy=PUBLISH_RETRY)
-            sent += 1
-        except Exception:
-            logger.warning(
-                "broker unreachable: %d provisioning jobs stay queued for the sweeper",
-                len(chunk),
-                exc_info=True,
-            )
+        sent += publish(deliver_jobs, (chunk,), what=f"{len(chunk)} provisioning jobs")
     return sent

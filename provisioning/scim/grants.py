@@ -256,16 +256,11 @@ def _enqueue(task_name: str, object_id: int, actor: Actor, *more: object) -> Non
     """Hand the work to a worker. The change that asked for it has committed: if the broker cannot
     take the message, the request still succeeds and the sweep (``grants_sweep``) finds the
     members left without a grant."""
-    from kombu.exceptions import OperationalError
-
     from provisioning import tasks
+    from provisioning.dispatch import publish
 
-    try:
-        getattr(tasks, task_name).delay(object_id, actor.label, actor.kind, actor.user_id, *more)
-    except OperationalError as exc:
-        logger.warning(
-            "could not queue %s for %s (%s); the grants sweep will do it", task_name, object_id, exc
-        )
+    args = (object_id, actor.label, actor.kind, actor.user_id, *more)
+    publish(getattr(tasks, task_name), args, what=f"group seats ({task_name} {object_id})")
 
 
 SWEEP_LIMIT = 5000

@@ -40,21 +40,10 @@ def test_a_claim_publishes_its_delivery_only_after_commit(
 
 
 def test_a_broker_that_is_down_at_commit_loses_nothing(
-    vendor_pool, employee, django_capture_on_commit_callbacks
+    vendor_pool, employee, django_capture_on_commit_callbacks, broker_down
 ):
-    from config.celery import app
-
-    before = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    app._pool = None
-    app.amqp._producer_pool = None
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            seat = services.seat_claim(allocation=vendor_pool, employee=employee, actor=ADMIN)
-    finally:
-        app.conf.broker_url = before
-        app._pool = None
-        app.amqp._producer_pool = None
+    with django_capture_on_commit_callbacks(execute=True):
+        seat = services.seat_claim(allocation=vendor_pool, employee=employee, actor=ADMIN)
     job = Job.objects.get(seat=seat)
     assert job.state == Job.State.QUEUED and job.attempts == 0
 
