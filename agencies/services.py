@@ -638,9 +638,31 @@ def roster_import_create(
 
 
 def _enqueue(task_name: str, roster_import_id: int) -> None:
+    """Queue an import's next step; a lost message is found by ``roster_imports_sweep``."""
     from agencies import tasks
+    from core.queue import publish
 
-    getattr(tasks, task_name).delay(roster_import_id)
+    publish(getattr(tasks, task_name), (roster_import_id,), what=f"roster import {roster_import_id}")
+
+
+# An import waiting (or stopped) this long with no worker holding it lost its message.
+IMPORT_SWEEP_GRACE = timedelta(minutes=10)
+
+
+def roster_imports_sweep(*, now: datetime | None = None) -> int:
+    """Queue again the imports no worker holds and nothing has touched for IMPORT_SWEEP_GRACE: a
+    message lost at upload, or a worker gone for good. A duplicate is harmless (leases)."""
+    now = now or timezone.now()
+    stale = RosterImport.objects.filter(
+        state__in=[RosterImport.State.CHECKING, RosterImport.State.QUEUED, RosterImport.State.IMPORTING],
+        updated_at__lt=now - IMPORT_SWEEP_GRACE,
+    ).filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+    count = 0
+    for pk, state in stale.values_list("pk", "state"):
+        step = "roster_import_check" if state == RosterImport.State.CHECKING else "roster_import_run"
+        _enqueue(step, pk)
+        count += 1
+    return count
 
 
 def _rows(roster_import: RosterImport) -> Iterator[RosterRow]:

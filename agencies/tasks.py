@@ -30,3 +30,11 @@ def roster_import_run(roster_import_id: int) -> None:
     ):
         return
     run_service(roster_import=roster_import, batch_size=settings.ROSTER_IMPORT_BATCH_SIZE)
+
+
+@shared_task(name="agencies.sweep_roster_imports", ignore_result=True)
+def sweep_roster_imports() -> int:
+    """Queue again the imports whose message was lost (see ``roster_imports_sweep``)."""
+    from agencies.services import roster_imports_sweep
+
+    return roster_imports_sweep()

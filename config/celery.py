@@ -49,6 +49,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=5, minute=40),
     },
     "provisioning-reconcile": {"task": "provisioning.reconcile_all", "schedule": crontab(hour=6, minute=0)},
+    # Roster imports whose message was lost (the broker was down at upload, a worker gone for good).
+    "agencies-sweep-roster-imports": {
+        "task": "agencies.sweep_roster_imports",
+        "schedule": crontab(minute="*/5"),
+    },
     # Group-based seats whose worker message was lost: members of mapped groups without a grant.
     "provisioning-sweep-group-grants": {
         "task": "provisioning.sweep_group_grants",

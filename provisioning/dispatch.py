@@ -7,28 +7,12 @@ between the commit and the worker.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-logger = logging.getLogger(__name__)
-
-# Fail fast when the broker is away: the sweeper is the retry, not the web request.
-PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
-
-
-def publish(task: Any, args: tuple, *, what: str) -> bool:
-    """Publish one task message, failing fast; False (and a warning) when the broker cannot take
-    it. Callers publish work that is already committed and swept for: the sweep is the retry."""
-    try:
-        task.apply_async(args=args, retry_policy=PUBLISH_RETRY)
-    except Exception:
-        logger.warning("broker unreachable: %s stay for the sweeper", what, exc_info=True)
-        return False
-    return True
+from core.queue import publish
 
 
 def dispatch_after_commit(job_ids: Sequence[int]) -> None:

@@ -213,6 +213,21 @@ def celery_eager():
 
 
 @pytest.fixture
+def broker_down():
+    """The Celery app publishing to a broker that refuses connections (as production publishes:
+    with the outbox's fail-fast retry policy)."""
+    from config.celery import app
+
+    before = (app.conf.broker_url, app.conf.task_always_eager, app._pool, app.amqp._producer_pool)
+    app.conf.broker_url, app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    app._pool = app.amqp._producer_pool = None  # both are built again, for the dead broker
+    yield
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app.conf.broker_url, app.conf.task_always_eager, app._pool, app.amqp._producer_pool = before
+
+
+@pytest.fixture
 def superuser(db):
     from tests.factories import UserFactory
 

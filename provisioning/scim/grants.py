@@ -256,8 +256,8 @@ def _enqueue(task_name: str, object_id: int, actor: Actor, *more: object) -> Non
     """Hand the work to a worker. The change that asked for it has committed: if the broker cannot
     take the message, the request still succeeds and the sweep (``grants_sweep``) finds the
     members left without a grant."""
+    from core.queue import publish
     from provisioning import tasks
-    from provisioning.dispatch import publish
 
     args = (object_id, actor.label, actor.kind, actor.user_id, *more)
     publish(getattr(tasks, task_name), args, what=f"group seats ({task_name} {object_id})")

@@ -120,3 +120,41 @@ def test_starting_twice_reads_as_a_friendly_alert(staff, department):
 def test_the_template_file_downloads(staff):
     response = staff.get("/agencies/doe-x/imports/template.csv")
     assert response.content.decode().startswith("email,given_name,family_name")
+
+
+def test_a_broker_down_at_upload_costs_no_request_and_the_sweep_queues_the_check(
+    staff, department, broker_down, django_capture_on_commit_callbacks, caplog
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post("/agencies/doe-x/imports/", {"file": csv_file(ROSTER)})
+    job = RosterImport.objects.get()
+    assert response.status_code == 302 and job.state == RosterImport.State.CHECKING
+    assert f"roster import {job.pk} stay for the sweeper" in caplog.text
+
+
+def test_the_sweep_queues_again_only_imports_nobody_holds(department, celery_eager, settings, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agencies.services import roster_import_create, roster_imports_sweep
+    from audit.actors import Actor
+
+    settings.MEDIA_ROOT = tmp_path
+
+    def waiting(minutes: int, **state) -> RosterImport:
+        job = roster_import_create(
+            agency=department, upload=csv_file(ROSTER), actor=Actor.system("t"), background=False
+        )
+        RosterImport.objects.filter(pk=job.pk).update(
+            updated_at=timezone.now() - timedelta(minutes=minutes), **state
+        )
+        return job
+
+    lost = waiting(11)
+    recent = waiting(5)
+    held = waiting(11, leased_until=timezone.now() + timedelta(minutes=2))
+
+    assert roster_imports_sweep() == 1
+    states = dict(RosterImport.objects.values_list("pk", "state"))
+    assert states == {lost.pk: "checked", recent.pk: "checking", held.pk: "checking"}

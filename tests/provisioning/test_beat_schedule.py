@@ -13,6 +13,7 @@ def test_every_beat_entry_names_a_registered_task():
         "provisioning.sweep_outbox",
         "provisioning.reconcile_all",
         "provisioning.sweep_group_grants",
+        "agencies.sweep_roster_imports",
         "seats.expire_seats",
         "seats.send_renewal_reminders",
         "seats.reclaim_inactive_seats",
