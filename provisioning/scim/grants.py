@@ -30,6 +30,11 @@ from seats.models import Allocation, Seat, WaitlistEntry
 
 LIVE = Seat.LIVE_STATES
 logger = logging.getLogger(__name__)
+# A mapped group with more members than this (or more failed grants to retry) is handed to a
+# worker: each member is a seat claim of its own, and an "all staff" group can hold a whole
+# department, far more than one request should carry.
+INLINE_MAX = 200
+SWEEP_LIMIT = 5000
 
 
 def _removal_reason(group: ScimGroup) -> str:
@@ -134,8 +139,7 @@ def grants_on_join(*, group: ScimGroup, employee_ids: list[int], actor: ActorLik
     if not mappings or not employee_ids:
         return
     if len(employee_ids) > INLINE_MAX:
-        by = as_actor(actor)
-        transaction.on_commit(lambda: _enqueue("grants_on_join", group.pk, by, employee_ids))
+        _after_commit("grants_on_join", group.pk, actor, employee_ids)
         return
     employees = Employee.objects.filter(pk__in=employee_ids).select_related("agency").order_by("pk")
     for employee in employees:
@@ -146,6 +150,11 @@ def grants_on_join(*, group: ScimGroup, employee_ids: list[int], actor: ActorLik
 def grants_on_join_later(*, group: ScimGroup, employee_ids: list[int], actor: ActorLike) -> int:
     """The worker's half of ``grants_on_join``: only those still in the group get a seat."""
     mappings = list(group.pools.select_related("allocation__agency", "allocation__program", "group"))
+    return _walk(mappings, employee_ids, actor)
+
+
+def _walk(mappings: list[ScimGroupPool], employee_ids: list[int], actor: ActorLike) -> int:
+    """Evaluate these people through these mappings, each while still a member; returns how many."""
     evaluated = 0
     for employee in Employee.objects.filter(pk__in=employee_ids).select_related("agency").order_by("pk"):
         for mapping in mappings:
@@ -225,20 +234,13 @@ def scim_group_pool_create(*, group: ScimGroup, allocation: Allocation, actor: A
     return mapping
 
 
-# A mapped group with more members than this (or more failed grants to retry) is handed to a
-# worker: each member is a seat claim of its own, and an "all staff" group can hold a whole
-# department, far more than one request should carry.
-INLINE_MAX = 200
-
-
 def scim_group_pool_sync_start(*, mapping: ScimGroupPool, actor: ActorLike) -> int | None:
     """Give a newly mapped group's members their seats: now when the group is small (returns how
     many were evaluated), else by a worker once this transaction commits (returns None)."""
     members = ScimGroupMember.objects.filter(group_id=mapping.group_id).count()
     if members <= INLINE_MAX:
         return scim_group_pool_sync(mapping=mapping, actor=actor)
-    by = as_actor(actor)
-    transaction.on_commit(lambda: _enqueue("scim_group_pool_sync", mapping.pk, by))
+    _after_commit("scim_group_pool_sync", mapping.pk, actor)
     return None
 
 
@@ -247,31 +249,29 @@ def grants_retry_failed_start(*, agency: Agency, actor: ActorLike) -> int | None
     failed = _failed_grants(agency).count()
     if failed <= INLINE_MAX:
         return grants_retry_failed(agency=agency, actor=actor)
-    by = as_actor(actor)
-    transaction.on_commit(lambda: _enqueue("grants_retry_failed", agency.pk, by))
+    _after_commit("grants_retry_failed", agency.pk, actor)
     return None
 
 
-def _enqueue(task_name: str, object_id: int, actor: Actor, *more: object) -> None:
-    """Hand the work to a worker. The change that asked for it has committed: if the broker cannot
-    take the message, the request still succeeds and the sweep (``grants_sweep``) finds the
-    members left without a grant."""
+def _after_commit(task_name: str, object_id: int, actor: ActorLike, *more: object) -> None:
+    """Hand the work to a worker once this transaction commits. If the broker cannot take the
+    message, the request still succeeds and the sweep (``grants_sweep``) finds the members left
+    without a grant."""
     from core.queue import publish
     from provisioning import tasks
 
-    args = (object_id, actor.label, actor.kind, actor.user_id, *more)
-    publish(getattr(tasks, task_name), args, what=f"group seats ({task_name} {object_id})")
-
-
-SWEEP_LIMIT = 5000
+    by = as_actor(actor)
+    args = (object_id, by.label, by.kind, by.user_id, *more)
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: publish(task, args, what=f"group seats ({task_name} {object_id})"))
 
 
 def grants_sweep(*, limit: int = SWEEP_LIMIT) -> int:
     """Members of mapped groups who have no grant through the mapping yet (a lost message, a dead
     worker): evaluate them, at most ``limit`` a run. Returns how many were evaluated.
 
-    One query per mapping (an agency has a handful), each an anti-join on the grant's unique
-    (mapping, employee) index.
+    One query per mapping (a deployment has a few hundred at most), each an anti-join on the
+    grant's unique (mapping, employee) index.
     """
     actor = Actor.system("group seats sweep")
     mappings = ScimGroupPool.objects.select_related("allocation__agency", "allocation__program", "group")
@@ -287,8 +287,7 @@ def grants_sweep(*, limit: int = SWEEP_LIMIT) -> int:
             .values_list("employee_id", flat=True)[: limit - seen]
         )
         seen += len(missing)
-        for employee in Employee.objects.filter(pk__in=missing).select_related("agency").order_by("pk"):
-            evaluated += _evaluate_if_member(mapping=mapping, employee=employee, actor=actor)
+        evaluated += _walk([mapping], missing, actor)
     if evaluated:
         logger.info("grants sweep gave %d members of mapped groups their grant", evaluated)
     return evaluated
@@ -305,10 +304,7 @@ def scim_group_pool_sync(*, mapping: ScimGroupPool, actor: ActorLike) -> int:
     mapping = ScimGroupPool.objects.select_related("allocation__agency", "allocation__program", "group").get(
         pk=mapping.pk
     )
-    evaluated = 0
-    for employee in Employee.objects.filter(pk__in=member_ids).select_related("agency").order_by("pk"):
-        evaluated += _evaluate_if_member(mapping=mapping, employee=employee, actor=actor)
-    return evaluated
+    return _walk([mapping], member_ids, actor)
 
 
 def scim_group_pool_delete(*, mapping: ScimGroupPool, actor: ActorLike) -> None:
