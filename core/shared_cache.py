@@ -20,6 +20,15 @@ logger = logging.getLogger("core.shared_cache")
 UNREACHABLE: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 
+def is_shared() -> bool:
+    """Whether the configured cache is one every process shares (Redis), not each process's own
+    memory: a count or a parked value in a per-process cache is invisible to the other workers."""
+    from django.conf import settings
+
+    backend = str(settings.CACHES.get("default", {}).get("BACKEND", ""))
+    return not backend.endswith(("LocMemCache", "DummyCache"))
+
+
 def note_unreachable(doing: str, exc: BaseException) -> None:
     """Log one failed cache call: what was being done, what happened, and what was done instead."""
     logger.warning("shared cache unreachable while %s (%s: %s)", doing, exc.__class__.__name__, exc)

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.cache import patch_vary_headers
 
 from core.sessions import SessionStore
-from core.shared_cache import UNREACHABLE, note_unreachable
+from core.shared_cache import UNREACHABLE, is_shared, note_unreachable
 
 COOKIE = "sso-acs"
 TTL_SECONDS = 300
@@ -34,8 +34,7 @@ def backend() -> str:
     forced = getattr(settings, "SSO_PARKING", "")
     if forced:
         return forced
-    name = str(settings.CACHES.get("default", {}).get("BACKEND", ""))
-    return "database" if name.endswith(("LocMemCache", "DummyCache")) else "cache"
+    return "cache" if is_shared() else "database"
 
 
 def _park_in_database(post: dict[str, str]) -> str:

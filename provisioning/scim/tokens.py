@@ -28,7 +28,7 @@ from audit.actors import ActorLike, as_actor
 from audit.services import audit_record
 from core.db import constraint_violated
 from core.errors import InvalidInput
-from core.shared_cache import UNREACHABLE, count_in_window, fixed_window, note_unreachable
+from core.shared_cache import UNREACHABLE, count_in_window, fixed_window, is_shared, note_unreachable
 from provisioning.scim.models import ScimToken
 
 TOKEN_PREFIX = "scim_"  # noqa: S105 - a label, not a secret
@@ -269,8 +269,7 @@ def limiter_backend() -> str:
     forced = getattr(settings, "SCIM_RATE_LIMIT_BACKEND", "")
     if forced:
         return forced
-    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
-    return "database" if backend.endswith(("LocMemCache", "DummyCache")) else "cache"
+    return "cache" if is_shared() else "database"
 
 
 # When each token's last_used_at was last written by this process. The column says "used in the
