@@ -93,7 +93,8 @@ class ApiUserRateThrottle(_ApiThrottle, throttling.UserRateThrottle):
 
 
 class ApiAnonRateThrottle(_ApiThrottle, throttling.AnonRateThrottle):
-    """Unauthenticated requests a minute per address (they only ever get 401, but cost a lookup)."""
+    """Requests a minute per client address to what answers without credentials (the schema): DRF
+    checks permissions first, so elsewhere an anonymous request meets its 401 before this."""
 
     def get_rate(self) -> str:
         return str(getattr(settings, "API_ANON_RATE_LIMIT", "120/min"))
