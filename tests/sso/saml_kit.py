@@ -215,10 +215,14 @@ class SamlBrowser:
         root = etree.fromstring(OneLogin_Saml2_Utils.decode_base64_and_inflate(encoded))
         return root.get("ID")
 
+    def park(self, slug: str, saml_response: str | None, *, relay_state: str = "", **extra):
+        """Step one only: the IdP's POST to the ACS, which parks the response and answers the hop."""
+        data = {} if saml_response is None else {"SAMLResponse": saml_response, "RelayState": relay_state}
+        return self.client.post(f"/accounts/saml/{slug}/acs/", data, HTTP_HOST=HOST, **extra)
+
     def post(self, slug: str, saml_response: str | None, *, relay_state: str = "", **extra):
         """POST to the ACS and follow its hop to step two; return the final response."""
-        data = {} if saml_response is None else {"SAMLResponse": saml_response, "RelayState": relay_state}
-        first = self.client.post(f"/accounts/saml/{slug}/acs/", data, HTTP_HOST=HOST, **extra)
+        first = self.park(slug, saml_response, relay_state=relay_state, **extra)
         if first.status_code != 302:
             return first
         return self.client.get(first["Location"], HTTP_HOST=HOST)

@@ -42,11 +42,7 @@ def test_a_response_parked_in_the_cache_before_it_went_down_asks_to_start_again(
     settings.SSO_PARKING = ""
     browser = SamlBrowser()
     request_id = browser.start("doe-x")
-    parked = browser.client.post(
-        "/accounts/saml/doe-x/acs/",
-        {"SAMLResponse": encode(forge.but(in_response_to=request_id).build())},
-        HTTP_HOST=HOST,
-    )
+    parked = browser.park("doe-x", encode(forge.but(in_response_to=request_id).build()))
     assert parked.status_code == 302
     use_dead_redis(settings)
     finish = browser.client.get(parked["Location"], HTTP_HOST=HOST)

@@ -181,11 +181,7 @@ def test_a_returning_sign_in_costs_a_fixed_number_of_queries(
     assert sign_in(forge, "examples") == 302  # the first sign-in creates the employee
     browser = SamlBrowser()
     request_id = browser.start("doe-x")
-    first = browser.client.post(
-        "/accounts/saml/doe-x/acs/",
-        {"SAMLResponse": encode(forge.but(in_response_to=request_id).build())},
-        HTTP_HOST=HOST,
-    )
+    first = browser.park("doe-x", encode(forge.but(in_response_to=request_id).build()))
     with django_assert_max_num_queries(22):
         final = browser.client.get(first["Location"], HTTP_HOST=HOST)
     assert final.status_code == 302
@@ -206,11 +202,7 @@ def parking_backend(request, settings):
 def test_a_parked_response_signs_in_once_whichever_store_holds_it(parking_backend, idp, forge):
     browser = SamlBrowser()
     request_id = browser.start("doe-x")
-    first = browser.client.post(
-        "/accounts/saml/doe-x/acs/",
-        {"SAMLResponse": encode(forge.but(in_response_to=request_id).build())},
-        HTTP_HOST=HOST,
-    )
+    first = browser.park("doe-x", encode(forge.but(in_response_to=request_id).build()))
     cookie = first.cookies["sso-acs"]
     assert cookie["httponly"] and cookie["path"] == "/accounts/saml/doe-x/acs/finish/"
     assert (Session.objects.filter(session_key=cookie.value).exists()) == (parking_backend == "database")
