@@ -243,11 +243,7 @@ class UserView(ScimView):
 
     def checked(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         """If-Match, checked against the user the write has locked."""
-
-        def check(locked) -> None:  # type: ignore[no-untyped-def]
-            self.current(request, locked)
-
-        return check
+        return lambda locked: self.current(request, locked)
 
     def get(self, request: HttpRequest, user_id: str) -> HttpResponse:
         return self.render(request, self.user(user_id))
