@@ -12,11 +12,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 
 from agencies.models import Agency, Employee
-from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile, ScimSeatGrant
+from provisioning.scim.models import ScimGroup, ScimGroupMember, ScimProfile
 
 
 def subtree_ids(agency: Agency) -> QuerySet[Agency]:
@@ -55,12 +55,13 @@ def user_get(*, agency: Agency, user_id: str, for_update: bool = False) -> Emplo
     parsed = _parse_id(user_id)
     if parsed is None:
         return None
-    qs = users_in_scope(agency).select_related("scim_profile", "agency")
+    # Rendering needs the profile, not the agency; writers that need the agency lock and read it
+    # themselves. Nothing computed from other tables rides on the locking read: a subquery there
+    # is evaluated in the snapshot taken before any wait for the lock, so it could miss what the
+    # previous lock holder committed.
+    qs = users_in_scope(agency).select_related("scim_profile")
     if for_update:
-        # A writer also learns whether the person has group grants, to skip work when not.
-        qs = qs.select_for_update(of=("self",)).annotate(
-            has_grants=Exists(ScimSeatGrant.objects.filter(employee_id=OuterRef("pk")))
-        )
+        qs = qs.select_for_update(of=("self",))
     employee = qs.filter(uuid=parsed).first()
     return _attach_profile(employee) if employee else None
 

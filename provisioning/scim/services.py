@@ -215,8 +215,9 @@ def _set_active(*, employee: Employee, active: bool, actor: ActorLike) -> None:
         lifecycle.employee_restore_seats(employee=employee, actor=actor)
     elif not active and employee.status == Employee.Status.ACTIVE:
         lifecycle.employee_suspend(employee=employee, actor=actor, locked=True)
-        if getattr(employee, "has_grants", True):
-            grants.grants_on_suspend(employee=employee)
+        # Always, and as a statement of its own after the lock: a grant committed by whoever held
+        # the person's row just before is then seen (one indexed UPDATE, usually of no rows).
+        grants.grants_on_suspend(employee=employee)
     else:
         return
     employee.status = Employee.Status.ACTIVE if active else Employee.Status.SUSPENDED

@@ -364,18 +364,6 @@ def test_a_lost_message_costs_no_request_and_the_sweep_gives_the_seats(
     with django_capture_on_commit_callbacks(execute=True):
         response = add(scim, group["id"], *[p["id"] for p in people])
     assert response.status_code in (200, 204)  # the members are in; only the message was lost
-    import logging as _l
-
-    _g = _l.getLogger("provisioning.scim.grants")
-    print(
-        "DBG",
-        _g.disabled,
-        _g.propagate,
-        _g.level,
-        _l.getLogger().level,
-        [type(h).__name__ for h in _l.getLogger().handlers],
-        _g.getEffectiveLevel(),
-    )
     assert "group seats (grants_on_join" in caplog.text and "stay for the sweeper" in caplog.text
     assert not ScimSeatGrant.objects.exists()
 
@@ -392,3 +380,48 @@ def test_the_sweep_works_in_bounded_runs(scim, seat_group, few_inline, django_ca
     assert grants.grants_sweep(limit=2) == 2
     assert grants.grants_sweep(limit=2) == 1
     assert ScimSeatGrant.objects.count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_leaver_whose_grant_was_committed_while_they_were_locked_has_it_marked(scim, seat_group):
+    """The IdP deactivates someone while a worker holds their row to give them a group seat. The
+    deactivation waits for the lock, then sees the grant the worker committed and marks it; a check
+    made in the locking read itself would use the snapshot from before the wait and miss it."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    _, mapping = seat_group
+    ada = create_user(scim, "ada@examples.gov")
+    employee = Employee.objects.get(uuid=ada["id"])
+    locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                Employee.objects.select_for_update().get(pk=employee.pk)
+                locked.set()
+                time.sleep(0.5)  # the deactivation is now waiting for this row
+                grants.grant_evaluate(mapping=mapping, employee=employee, actor=ADMIN)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert locked.wait(timeout=30)
+    response = scim.patch(
+        f"Users/{ada['id']}", patch_body({"op": "replace", "path": "active", "value": False})
+    )
+    thread.join(timeout=60)
+
+    assert not errors, errors
+    assert response.status_code == 200 and response.json_body["active"] is False
+    grant = ScimSeatGrant.objects.get(employee=employee)
+    assert grant.state == ScimSeatGrant.State.FAILED and grant.seat is None
+    assert "Suspended by the identity provider" in grant.error
+    assert not Seat.objects.live().filter(employee=employee).exists()
