@@ -241,19 +241,33 @@ def _redis_backend() -> RedisCache | None:
     return backend if isinstance(backend, RedisCache) else None
 
 
+def _lookup_script(backend: RedisCache):  # type: ignore[no-untyped-def]
+    """The lookup script, registered once per cache backend on one client (sent by its SHA).
+
+    Building a redis client per request cost more than the round trip itself (redis-py fills a
+    dict of response callbacks for every new client). The client is thread-safe and draws its
+    connections from the backend's pool.
+    """
+    holder = backend._cache
+    script = getattr(holder, "_scim_lookup_and_count", None)
+    if script is None:
+        script = holder.get_client(write=True).register_script(_LOOKUP_AND_COUNT)
+        holder._scim_lookup_and_count = script
+    return script
+
+
 def _cached_entry_and_count(digest: str, now: datetime) -> tuple[object, int | None]:
     """The cache's entry for a token digest (None, REVOKED or a token dict) and, with Redis, the count."""
     backend = _redis_backend()
     if backend is None:
         return cache.get(_cache_key(digest)), None
     window, _ = fixed_window(now, WINDOW_SECONDS)
-    client = backend._cache.get_client(write=True)
-    reply = client.eval(
-        _LOOKUP_AND_COUNT,
-        2,
-        backend.make_and_validate_key(_cache_key(digest)),
-        backend.make_and_validate_key(_rate_key(digest, window)),
-        WINDOW_SECONDS * 2,
+    reply = _lookup_script(backend)(
+        keys=[
+            backend.make_and_validate_key(_cache_key(digest)),
+            backend.make_and_validate_key(_rate_key(digest, window)),
+        ],
+        args=[WINDOW_SECONDS * 2],
     )
     if not isinstance(reply, list):
         return None, None

@@ -99,6 +99,18 @@ def test_with_redis_a_known_token_and_its_count_come_back_from_one_script(redis_
         assert [client.get("Users").status_code for _ in range(2)] == [200, 429]  # counts 3 and 4
 
 
+def test_with_redis_the_script_is_sent_again_after_redis_forgot_it(redis_cache, department):
+    """The script goes by its SHA; a restarted Redis (or SCRIPT FLUSH) has lost it and gets it again."""
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=100)
+    client = ScimClient(issued.secret)
+    with time_machine.travel(timezone.now().replace(second=20), tick=False):
+        assert client.get("Users").status_code == 200
+        redis_cache._cache.get_client(write=True).script_flush()
+        assert client.get("Users").status_code == 200
+        _, count = tokens._cached_entry_and_count(issued.token.token_hash, timezone.now())
+    assert count == 3  # the second request and this look were counted: the script ran again
+
+
 def test_with_redis_an_unknown_token_leaves_no_counter_behind(redis_cache):
     entry, count = tokens._cached_entry_and_count("0" * 64, timezone.now())
     assert entry is None and count is None
