@@ -165,7 +165,7 @@ def measure(users: int, rounds: int, population: int) -> tuple[dict[str, float],
     for round_ in range(rounds):
         ours_run = _worker(ours_python, "bench.scim_ours_worker", users, ours_env)
         peer_run = _worker(peer_python, "bench.scim_peer.worker", users, peer_env)
-        STATEMENTS["ours"], STATEMENTS["peer"] = ours_run["statements"], peer_run["statements"]
+        CENSUS["ours"], CENSUS["peer"] = ours_run, peer_run
         ours, peer = _rates(ours_run), _rates(peer_run)
         print(
             f"   {population:,} people, round {round_ + 1}: ours {ours['overall']:.0f} ops/s, "
@@ -191,22 +191,64 @@ def report(ours: dict[str, float], peer: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-# SQL statements per operation of the last round, per side (the worker counts them untimed).
-STATEMENTS: dict[str, dict[str, int]] = {}
+# The last round's census of each side (statements and database time per operation; ours also
+# the bare request): the worker takes it after its timed phases.
+CENSUS: dict[str, dict] = {}
 
 
 def _phases(ours: dict[str, float], peer: dict[str, float]) -> str:
     rates = ", ".join(f"{p} {ours[p]:.0f}/{peer[p]:.0f}" for p in PHASES)
-    sent = ", ".join(f"{p} {STATEMENTS['ours'][p]}/{STATEMENTS['peer'][p]}" for p in PHASES)
+    ours_run, peer_run = CENSUS["ours"], CENSUS["peer"]
+    sent = ", ".join(f"{p} {ours_run['statements'][p]}/{peer_run['statements'][p]}" for p in PHASES)
+    waited = ", ".join(f"{p} {ours_run['db_ms'][p]:.2f}/{peer_run['db_ms'][p]:.2f}" for p in PHASES)
     return (
-        f"per phase ours/peer: {rates}; SQL statements per operation ours/peer (without BEGIN/COMMIT): {sent}"
+        f"per phase ours/peer: {rates}; SQL statements per operation ours/peer (without BEGIN/COMMIT): "
+        f"{sent}; ms waiting on PostgreSQL per operation ours/peer (round trips, BEGIN/COMMIT included): "
+        f"{waited}"
+    )
+
+
+def budget(ours: dict[str, float], peer: dict[str, float]) -> dict[str, float]:
+    """Where one cycle (a create, a filter and a deactivate) goes, in ms, and what GOAL would leave.
+
+    ``floor`` is what ours pays without doing any of the three operations' own work in Python:
+    its database time plus three bare requests (framework, middleware, token check, response).
+    ``left`` is what the goal leaves for everything else: validating, placing, auditing,
+    building queries, rendering.
+    """
+    cycle = {side: 3000 / rates["overall"] for side, rates in (("ours", ours), ("peer", peer))}
+    db = {side: sum(CENSUS[side]["db_ms"].values()) for side in ("ours", "peer")}
+    bare = 3 * CENSUS["ours"]["bare_ms"]
+    goal = cycle["peer"] / GOAL
+    return {
+        "ours": cycle["ours"],
+        "peer": cycle["peer"],
+        "ours_db": db["ours"],
+        "peer_db": db["peer"],
+        "ours_bare": bare,
+        "ours_rest": cycle["ours"] - db["ours"] - bare,
+        "peer_rest": cycle["peer"] - db["peer"],
+        "goal": goal,
+        "left": goal - db["ours"] - bare,
+    }
+
+
+def _budget_note(b: dict[str, float]) -> str:
+    return (
+        f"one cycle (create + filter + deactivate) takes ours {b['ours']:.2f} ms = PostgreSQL "
+        f"{b['ours_db']:.2f} + three bare authenticated requests {b['ours_bare']:.2f} + the operations' "
+        f"own Python {b['ours_rest']:.2f}; the peer {b['peer']:.2f} ms = PostgreSQL {b['peer_db']:.2f} + "
+        f"Python {b['peer_rest']:.2f}; {GOAL:.0f}x needs {b['goal']:.2f} ms, which leaves "
+        f"{b['left']:.2f} ms for the three operations' own Python (now {b['ours_rest']:.2f})"
     )
 
 
 def run(users: int = 300, rounds: int = 3, population: int = POPULATION) -> list[Result]:
     ours, peer = measure(users, rounds, population)
-    phases = _phases(ours, peer)  # before the next measure() replaces STATEMENTS
+    phases = _phases(ours, peer)  # before the next measure() replaces CENSUS
+    where = _budget_note(budget(ours, peer))
     print(report(ours, peer))
+    print(where)
     empty_ours, empty_peer = measure(users, rounds, 0)
     print(report(empty_ours, empty_peer))
     ratio = ours["overall"] / peer["overall"]
@@ -226,7 +268,7 @@ def run(users: int = 300, rounds: int = 3, population: int = POPULATION) -> list
                 f"checks, prepared statements {prepared}), ours with Redis for its token cache and rate "
                 f"limit; both directories copied from a template holding the same {population:,} people "
                 "before each run; ours also writes audit rows and the IdP profile and checks seats on each "
-                f"write, the peer only its user row; {phases}"
+                f"write, the peer only its user row; {phases}; {where}"
             ),
         ),
         Result(

@@ -61,7 +61,7 @@ def main() -> None:
     digest = hashlib.sha256(token.encode()).hexdigest()
     get_user_model().objects.update_or_create(username="scim-bot", defaults={"last_name": digest[:150]})
     emails = [f"p{run_id}.{i}@bench.example.gov" for i in range(count)]
-    result = scim_workload.run(Client(), token, emails)
+    result = scim_workload.run(Client(), token, emails, bare=False)
     print(json.dumps({"side": "django-scim2", **result}))
 
 
