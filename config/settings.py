@@ -219,6 +219,12 @@ if CACHE_URL and CACHE_URL.startswith("redis"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Where allauth's sign-in limits and used-code marks are kept while Redis is unreachable
+# (core.shared_cache.CacheOrDatabase); its table is made by migration core 0002.
+CACHES["fallback"] = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "core_cache_fallback",
+}
 
 # --- celery ---------------------------------------------------------------------------------
 _celery_dir = VAR_DIR / "celery"

@@ -9,9 +9,12 @@ logged, so operations see it, without failing the person in front of the screen.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("core.shared_cache")
@@ -53,3 +56,46 @@ def count_in_window(key: str, *, timeout: int) -> int:
         if cache.add(key, 1, timeout=timeout):
             return 1
         return cache.incr(key)  # another process opened the window a moment ago
+
+
+FALLBACK_ALIAS = "fallback"
+# After a failed call, how long the shared cache is passed over (per process and cache backend),
+# so that a Redis that times out rather than refusing costs one timeout, not one per call.
+PASS_OVER_SECONDS = 10.0
+
+
+class CacheOrDatabase:
+    """A stand-in for ``django.core.cache.cache`` in code we do not own that reads the cache itself
+    (allauth's sign-in limits, its marks of used authenticator codes).
+
+    Calls go to the shared cache while it answers and to the database cache
+    (``CACHES["fallback"]``) while it does not. So during an outage a staff sign-in neither fails
+    nor goes unguarded: failed passwords are still counted and a used code is still refused. What
+    was kept in one place is not seen in the other when Redis comes and goes: a limit's count
+    starts again, which is the same as a window ending.
+    """
+
+    def __init__(self, doing: str) -> None:
+        self.doing = doing
+
+    def __getattr__(self, name: str) -> Any:
+        primary = caches["default"]
+        method = getattr(primary, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(primary, "_passed_over_until", 0.0) > time.monotonic():
+                return self._fallback(name)(*args, **kwargs)
+            try:
+                return method(*args, **kwargs)
+            except UNREACHABLE as exc:
+                primary._passed_over_until = time.monotonic() + PASS_OVER_SECONDS  # type: ignore[attr-defined]
+                note_unreachable(f"{self.doing} (kept in the database instead)", exc)
+                return self._fallback(name)(*args, **kwargs)
+
+        return call
+
+    @staticmethod
+    def _fallback(name: str) -> Callable[..., Any]:
+        return getattr(caches[FALLBACK_ALIAS], name)

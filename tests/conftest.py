@@ -89,7 +89,10 @@ def use_real_redis(settings, db: int):
         reachable = False
     if not reachable:
         pytest.skip(f"needs Redis at {url}")
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url},
+    }
     cache = caches["default"]
     cache.clear()
     return cache
@@ -101,10 +104,11 @@ def use_dead_redis(settings):
     from django.core.cache import caches
 
     settings.CACHES = {
+        **settings.CACHES,  # the database fallback stays
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
-        }
+        },
     }
     return caches["default"]
 
