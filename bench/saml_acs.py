@@ -48,7 +48,7 @@ def _prepare():
     from agencies.models import Agency, AgencyDomain
     from agencies.services import _agency_insert
     from audit.actors import Actor
-    from sso.dev_idp import make_key_pair
+    from sso.keys import make_key_pair
     from sso.metadata import manual_config
     from sso.services import identity_provider_register
 

@@ -164,6 +164,19 @@ if SSO_DEV_IDP and not DEBUG:
         "production refuses it. Unset SSO_DEV_IDP."
     )
 
+# The service's own SAML key pair (PEM files). Its certificate is published in every agency's SP
+# metadata for encryption, so an IdP may encrypt its assertions, which the key then decrypts.
+# Unset, the service has no key: assertions must come unencrypted. Development makes a pair
+# once under SAML_SP_KEY_DIR (var/saml-sp/); production names its files (a secret store's mount).
+SAML_SP_KEY_FILE = env_str("SAML_SP_KEY_FILE", "")
+SAML_SP_CERT_FILE = env_str("SAML_SP_CERT_FILE", "")
+if bool(SAML_SP_KEY_FILE) != bool(SAML_SP_CERT_FILE):
+    raise ImproperlyConfigured(
+        "Set both SAML_SP_KEY_FILE and SAML_SP_CERT_FILE (the service's SAML key and its certificate), "
+        "or neither."
+    )
+SAML_SP_KEY_DIR = env_str("SAML_SP_KEY_DIR", str(VAR_DIR / "saml-sp") if DEBUG else "")
+
 # Sign-in endpoints anyone can reach, limited per client address in fixed one-minute windows kept
 # in the shared cache (CACHE_URL; in-process memory counts per process). Discovery says whether a
 # domain is known; the ACS runs XML signature checks, so it also has a ceiling per agency.

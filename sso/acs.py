@@ -31,7 +31,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
+from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from core.errors import SignInRefused
@@ -41,10 +41,12 @@ from sso.adapter import SamlContext
 from sso.models import IdentityProvider
 from sso.saml import (
     MAX_SAML_RESPONSE_CHARS,
+    SpSettings,
     acs_url,
     enforce_strict,
     inspect_post,
     request_data,
+    saml_config,
     saml_settings,
 )
 from sso.services import assertion_use_record, saml_actor, sign_in_refusal_record
@@ -175,6 +177,14 @@ class AcsFinishView(View):
                 detail=str(exc),
             ) from exc
         except Exception as exc:  # lxml, xmlsec and python3-saml internals on hostile input
+            if isinstance(exc, OneLogin_Saml2_Error) and exc.code == exc.PRIVATE_KEY_NOT_FOUND:
+                raise SignInRefused(
+                    "Your agency's identity provider encrypted its answer, and this service has no "
+                    "key to read it. Your agency can send it unencrypted; the service's operators "
+                    "can give the service its SAML key (SAML_SP_KEY_FILE).",
+                    reason="encrypted_assertion",
+                    http_status=403,
+                ) from exc
             raise SignInRefused(
                 "Your agency's sign-in response could not be read.",
                 reason="invalid_response",
@@ -183,7 +193,9 @@ class AcsFinishView(View):
             ) from exc
         now = timezone.now()
         facts = enforce_strict(
-            response.document,
+            # An encrypted assertion was decrypted and its signature checked there: the same
+            # checks then apply to the assertion inside.
+            response.decrypted_document if response.encrypted else response.document,
             acs=acs_url(request, slug),
             sp_entity_id=auth.get_settings().get_sp_data()["entityId"],
             now=now,
@@ -316,6 +328,35 @@ def mapped_attributes(auth: OneLogin_Saml2_Auth, mapping: dict[str, list[str]]) 
     return found
 
 
+class MetadataView(View):
+    """The SP metadata an agency's IdP reads: allauth's, built from the same settings the ACS
+    validates with, so the service's certificate is offered for encryption when it has a key.
+
+    Served for a registered IdP whether or not it is enabled yet: the agency configures its IdP
+    from this before the first sign-in.
+    """
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
+        idp = (
+            IdentityProvider.objects.select_related("social_app")
+            .filter(social_app__client_id=organization_slug)
+            .first()
+        )
+        if idp is None or (idp.is_development and not settings.SSO_DEV_IDP):
+            raise Http404("No identity provider is configured for this agency.")
+        config = saml_config(request, idp.social_app.settings, organization_slug)
+        built = SpSettings(config, sp_validation_only=True)
+        metadata = built.get_sp_metadata()
+        errors = built.validate_metadata(metadata)
+        if errors:
+            logger.error("SP metadata for %s does not validate: %s", organization_slug, errors)
+            return HttpResponse("The service's metadata could not be built.", status=500)
+        return HttpResponse(metadata, content_type="text/xml")
+
+
 acs = AcsView.as_view()
 finish_acs = AcsFinishView.as_view()
+metadata = MetadataView.as_view()
 sls = SlsView.as_view()

@@ -30,11 +30,13 @@ from lxml import etree
 from onelogin.saml2 import xml_utils
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from core.errors import SignInRefused
+from sso.sp_keys import sp_key_pair
 
 NS = {"samlp": C.NS_SAMLP, "saml": C.NS_SAML, "ds": C.NS_DS}
 CLOCK_SKEW = timedelta(seconds=C.ALLOWED_CLOCK_DRIFT)
@@ -83,12 +85,33 @@ def social_app_settings(
 
 
 def saml_config(request: HttpRequest, app_settings: dict[str, Any], slug: str) -> dict[str, Any]:
-    """allauth's python3-saml settings for an agency, plus every pinned certificate."""
+    """allauth's python3-saml settings for an agency, plus every pinned certificate and the
+    service's own key pair when it has one (sso.sp_keys)."""
     config = build_saml_config(request, app_settings, slug)
     certs = app_settings.get("idp", {}).get("x509cert_multi") or []
     if len(certs) > 1:
         config["idp"]["x509certMulti"] = {"signing": list(certs), "encryption": [certs[0]]}
+    pair = sp_key_pair()
+    if pair is not None:
+        config["sp"]["x509cert"] = pair.certificate
+        config["sp"]["privateKey"] = pair.private_key
     return config
+
+
+class _EncryptionMetadata(OneLogin_Saml2_Metadata):
+    """SP metadata that offers the certificate for encryption as well as signing.
+
+    python3-saml publishes it for encryption only when encryption is *required*; an agency's IdP
+    may encrypt, and one that does not is accepted all the same.
+    """
+
+    @classmethod
+    def add_x509_key_descriptors(cls, metadata: Any, cert: Any = None, add_encryption: bool = True) -> Any:
+        return super().add_x509_key_descriptors(metadata, cert, add_encryption=True)
+
+
+class SpSettings(OneLogin_Saml2_Settings):
+    metadata_class = _EncryptionMetadata
 
 
 # Built python3-saml settings per (agency, scheme and host, SocialApp settings). The key holds a
@@ -96,7 +119,7 @@ def saml_config(request: HttpRequest, app_settings: dict[str, Any], slug: str) -
 # or new metadata is a new key: a changed IdP can never be validated with its old settings, and
 # nothing has to be told to forget anything. Bounded, least recently used first out.
 _SETTINGS_CACHE_SIZE = 512
-_settings_cache: OrderedDict[tuple[str, str, str, str], OneLogin_Saml2_Settings] = OrderedDict()
+_settings_cache: OrderedDict[tuple[str, str, str, str], SpSettings] = OrderedDict()
 _settings_lock = threading.Lock()
 
 
@@ -105,18 +128,20 @@ def _settings_digest(app_settings: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def saml_settings(request: HttpRequest, app_settings: dict[str, Any], slug: str) -> OneLogin_Saml2_Settings:
+def saml_settings(request: HttpRequest, app_settings: dict[str, Any], slug: str) -> SpSettings:
     """The agency's python3-saml settings object, built once per settings version and host.
 
     python3-saml only reads a settings object while validating, so one object serves every request.
     """
-    key = (slug, request.scheme or "", request.get_host(), _settings_digest(app_settings))
+    pair = sp_key_pair()
+    version = _settings_digest(app_settings) + (pair.fingerprint if pair else "")
+    key = (slug, request.scheme or "", request.get_host(), version)
     with _settings_lock:
         built = _settings_cache.get(key)
         if built is not None:
             _settings_cache.move_to_end(key)
             return built
-    built = OneLogin_Saml2_Settings(saml_config(request, app_settings, slug), sp_validation_only=False)
+    built = SpSettings(saml_config(request, app_settings, slug), sp_validation_only=False)
     with _settings_lock:
         _settings_cache[key] = built
         while len(_settings_cache) > _SETTINGS_CACHE_SIZE:
@@ -256,7 +281,8 @@ def enforce_strict(document: etree._Element, *, acs: str, sp_entity_id: str, now
     if len(ids) != len(set(ids)):
         raise _refuse("The response repeats an element id.", "duplicate_id", 403)
     if document.findall(".//saml:EncryptedAssertion", NS):
-        raise _refuse("Encrypted assertions are not accepted.", "encrypted_assertion", 403)
+        # One encrypted assertion has been decrypted in place by now: another is one too many.
+        raise _refuse("The response must carry exactly one assertion.", "assertion_count", 403)
     assertions = document.findall("saml:Assertion", NS)
     if len(assertions) != 1 or len(document.findall(".//saml:Assertion", NS)) != 1:
         raise _refuse("The response must carry exactly one assertion.", "assertion_count", 403)

@@ -66,7 +66,6 @@ _TRUST_REASONS = frozenset(
         "deprecated_digest_method",
         "wrong_issuer",
         "issuer_not_found_in_assertion",
-        "encrypted_assertion",
     }
 )
 _ADDRESS_REASONS = frozenset(
@@ -93,6 +92,14 @@ def refusal_advice(reason: str, agency: Agency | None) -> tuple[str, str]:
             f"you did wrong and trying again will not help. Tell {name}'s help desk; its AI Seats "
             "administrator needs to upload the identity provider's current metadata on the Single "
             "sign-on page of AI Seats.",
+        )
+    if reason == "encrypted_assertion":
+        return (
+            f"{name}'s sign-in is not set up correctly for AI Seats",
+            f"{name}'s identity provider encrypted its answer, and this AI Seats service has no key to "
+            f"read it. This is not something you did wrong and trying again will not help. Tell "
+            f"{name}'s help desk: its identity provider can send answers unencrypted, or AI Seats' "
+            "operators can give the service its SAML key.",
         )
     if reason in _ADDRESS_REASONS:
         return (

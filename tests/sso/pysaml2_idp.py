@@ -1,7 +1,8 @@
 """pysaml2 as an identity provider: an implementation no one here wrote, for the end-to-end tests.
 
 It publishes real IdP metadata (registered through ``register_idp``), reads the platform's SP
-metadata, parses the AuthnRequest from the redirect, and signs its response with xmlsec1.
+metadata, parses the AuthnRequest from the redirect, and signs (and, when asked, encrypts) its
+response with xmlsec1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from sso.dev_idp import make_key_pair
+from sso.keys import make_key_pair
 
 XMLSEC = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 
@@ -72,8 +73,21 @@ class Pysaml2Idp:
         self._sp_metadata.append(sp_metadata.decode())
         self._server = Server(config=self.config())
 
-    def answer(self, location: str, identity: dict[str, list[str]], user_id: str) -> str:
-        """Parse the AuthnRequest in a redirect URL; return the base64 signed response for the ACS."""
+    def answer(
+        self,
+        location: str,
+        identity: dict[str, list[str]],
+        user_id: str,
+        *,
+        encrypt: bool = False,
+        sign: bool = True,
+        encrypt_cert: str | None = None,
+    ) -> str:
+        """Parse the AuthnRequest in a redirect URL; return the base64 signed response for the ACS.
+
+        ``encrypt``: the assertion is signed, then encrypted to the certificate the SP metadata
+        offers for encryption (or to ``encrypt_cert``), as an IdP that encrypts does.
+        """
         assert self._server is not None, "call trust() with the SP metadata first"
         query = parse_qs(urlparse(location).query)
         request = self._server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
@@ -83,8 +97,14 @@ class Pysaml2Idp:
             userid=user_id,
             name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=user_id),
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
-            sign_assertion=True,
+            sign_assertion=sign,
             sign_response=False,
+            encrypt_assertion=encrypt,
+            encrypt_cert_assertion=encrypt_cert,
+            # pysaml2's "self-contained" mode renames namespace prefixes inside the assertion after
+            # signing it, which breaks its own signature (exclusive c14n keeps used prefixes); its
+            # other mode only finds an unsigned assertion in self-contained form.
+            encrypt_assertion_self_contained=not sign,
             sign_alg=SIG_RSA_SHA256,
             digest_alg=DIGEST_SHA256,
             in_response_to=args["in_response_to"],

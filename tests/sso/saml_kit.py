@@ -19,7 +19,8 @@ from django.test import Client
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
-from sso.dev_idp import make_key_pair, sign
+from sso.dev_idp import sign
+from sso.keys import make_key_pair
 
 HOST = "seats.test"
 SAMLP, SAML, DS = C.NS_SAMLP, C.NS_SAML, C.NS_DS

@@ -15,7 +15,7 @@ from agencies.models import RoleAssignment
 from audit.actors import Actor
 from audit.models import AuditEvent
 from core.errors import EntityIdTaken, IdentityProviderInvalid
-from sso.dev_idp import make_key_pair
+from sso.keys import make_key_pair
 from sso.metadata import parse_certificate, parse_metadata
 from sso.models import IdentityProvider
 from sso.services import identity_provider_register

@@ -1,0 +1,145 @@
+"""Encrypted assertions: the service offers its certificate in each agency's SP metadata, and an IdP
+that encrypts to it (pysaml2 here) signs people in; encryption never stands in for a signature."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from lxml import etree
+
+from agencies.models import Employee
+from audit.models import AuditEvent
+from sso import sp_keys
+from sso.keys import make_key_pair
+from tests.sso.saml_kit import HOST, SamlBrowser
+from tests.sso.test_pysaml2_e2e import _connect
+
+pytestmark = pytest.mark.django_db
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
+ENCRYPTED = "{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion"
+
+
+def _pem_body(pem: str) -> str:
+    return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
+
+
+@pytest.fixture
+def sp_key(settings, tmp_path):
+    """The service's own key pair, made for this test (as development makes one under var/)."""
+    settings.SAML_SP_KEY_FILE = settings.SAML_SP_CERT_FILE = ""
+    settings.SAML_SP_KEY_DIR = str(tmp_path / "saml-sp")
+    pair = sp_keys.sp_key_pair()
+    assert pair is not None
+    return pair
+
+
+@pytest.fixture
+def no_sp_key(settings):
+    settings.SAML_SP_KEY_FILE = settings.SAML_SP_CERT_FILE = settings.SAML_SP_KEY_DIR = ""
+    assert sp_keys.sp_key_pair() is None
+
+
+def _start(slug: str, idp) -> tuple[SamlBrowser, str]:
+    browser = SamlBrowser()
+    response = browser.client.post(f"/accounts/saml/{slug}/login/", {"next": "/claim/"}, HTTP_HOST=HOST)
+    assert response.status_code == 302 and response["Location"].startswith(idp.sso_url)
+    return browser, response["Location"]
+
+
+def _refusal_reason() -> str:
+    return AuditEvent.objects.filter(verb="sso.sign_in.refused").latest("occurred_at").after["reason"]
+
+
+def _sent(value: str) -> etree._Element:
+    return etree.fromstring(base64.b64decode(value))
+
+
+def test_the_sp_metadata_offers_the_service_certificate_for_encryption(sp_key, client, department):
+    from audit.actors import Actor
+    from sso.dev_idp import register
+
+    register(agency=department, actor=Actor.system("test"))
+    metadata = client.get(f"/accounts/saml/{department.slug}/metadata/", HTTP_HOST=HOST)
+    assert metadata.status_code == 200
+    root = etree.fromstring(metadata.content)
+    uses = {
+        descriptor.get("use"): descriptor.findtext(f".//{{{DS}}}X509Certificate").strip()
+        for descriptor in root.iter(f"{{{MD}}}KeyDescriptor")
+    }
+    assert uses == {"signing": _pem_body(sp_key.certificate), "encryption": _pem_body(sp_key.certificate)}
+
+
+def test_without_a_key_the_sp_metadata_offers_none(no_sp_key, client, department):
+    from audit.actors import Actor
+    from sso.dev_idp import register
+
+    register(agency=department, actor=Actor.system("test"))
+    metadata = client.get(f"/accounts/saml/{department.slug}/metadata/", HTTP_HOST=HOST)
+    assert metadata.status_code == 200 and b"KeyDescriptor" not in metadata.content
+
+
+def test_an_idp_that_encrypts_to_the_service_signs_the_person_in(sp_key, tmp_path, client, department):
+    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
+    browser, location = _start("doe-x", idp)
+    value = idp.answer(location, {"mail": ["ada@examples.gov"], "givenName": ["Ada"]}, "ada", encrypt=True)
+    sent = _sent(value)
+    assert sent.find(ENCRYPTED) is not None and sent.find(ASSERTION) is None  # nothing in the clear
+
+    final = browser.post("doe-x", value)
+    assert final.status_code == 302 and final["Location"] == "/claim/", final.content[:600]
+    assert browser.signed_in_user_id
+    assert Employee.objects.get(email="ada@examples.gov").given_name == "Ada"
+
+
+def test_encryption_does_not_stand_in_for_the_signature(sp_key, tmp_path, client, department):
+    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
+    browser, location = _start("doe-x", idp)
+    value = idp.answer(location, {"mail": ["eve@examples.gov"]}, "eve", encrypt=True, sign=False)
+    final = browser.post("doe-x", value)
+    assert final.status_code == 403 and not browser.signed_in_user_id
+    assert not Employee.objects.filter(email="eve@examples.gov").exists()
+    assert _refusal_reason() == "no_signed_assertion"
+
+
+def test_an_assertion_encrypted_to_another_key_is_refused(sp_key, tmp_path, client, department):
+    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
+    browser, location = _start("doe-x", idp)
+    _, stranger = make_key_pair("someone else's SP")
+    value = idp.answer(location, {"mail": ["ada@examples.gov"]}, "ada", encrypt=True, encrypt_cert=stranger)
+    final = browser.post("doe-x", value)
+    assert final.status_code == 400 and not browser.signed_in_user_id
+    assert _refusal_reason() == "invalid_response"  # it cannot be decrypted
+
+
+def test_without_a_key_an_encrypted_assertion_is_refused_saying_why(no_sp_key, tmp_path, client, department):
+    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
+    browser, location = _start("doe-x", idp)
+    _, cert = make_key_pair("an SP key the service does not have")
+    value = idp.answer(location, {"mail": ["ada@examples.gov"]}, "ada", encrypt=True, encrypt_cert=cert)
+    final = browser.post("doe-x", value)
+    assert final.status_code == 403 and not browser.signed_in_user_id
+    assert "no key to read it" in final.content.decode()
+    assert _refusal_reason() == "encrypted_assertion"
+
+
+def test_a_configured_key_that_is_not_the_certificates_stops_with_a_clear_error(settings, tmp_path):
+    key, _ = make_key_pair("one")
+    _, cert = make_key_pair("two")
+    (tmp_path / "sp.key").write_text(key)
+    (tmp_path / "sp.crt").write_text(cert)
+    settings.SAML_SP_KEY_FILE, settings.SAML_SP_CERT_FILE = str(tmp_path / "sp.key"), str(tmp_path / "sp.crt")
+    with pytest.raises(ImproperlyConfigured, match="does not belong to its certificate"):
+        sp_keys.sp_key_pair()
+
+
+def test_configured_files_are_used(settings, tmp_path):
+    key, cert = make_key_pair("AI Seats production SP")
+    (tmp_path / "sp.key").write_text(key)
+    (tmp_path / "sp.crt").write_text(cert)
+    settings.SAML_SP_KEY_FILE, settings.SAML_SP_CERT_FILE = str(tmp_path / "sp.key"), str(tmp_path / "sp.crt")
+    pair = sp_keys.sp_key_pair()
+    assert pair is not None and pair.certificate == cert and pair.private_key == key
