@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -31,6 +32,12 @@ class SpKeyPair:
     private_key: str
     certificate: str
     fingerprint: str  # SHA-256 of the certificate: a new pair is a new version of every agency's settings
+    not_after: datetime
+
+    @property
+    def fingerprint_display(self) -> str:
+        """The fingerprint as IdP consoles show it: AB:CD:..."""
+        return ":".join(self.fingerprint[i : i + 2] for i in range(0, len(self.fingerprint), 2)).upper()
 
 
 _loaded: dict[tuple[str, str, str], SpKeyPair] = {}
@@ -66,7 +73,12 @@ def _checked(key_pem: str, cert_pem: str, where: str) -> SpKeyPair:
     if key.public_key().public_bytes(*public) != certificate.public_key().public_bytes(*public):
         raise ImproperlyConfigured(f"The SAML key in {where} does not belong to its certificate.")
     der = certificate.public_bytes(serialization.Encoding.DER)
-    return SpKeyPair(private_key=key_pem, certificate=cert_pem, fingerprint=hashlib.sha256(der).hexdigest())
+    return SpKeyPair(
+        private_key=key_pem,
+        certificate=cert_pem,
+        fingerprint=hashlib.sha256(der).hexdigest(),
+        not_after=certificate.not_valid_after_utc,
+    )
 
 
 def sp_key_pair_forget() -> None:

@@ -46,6 +46,7 @@ from sso.services import (
     identity_provider_set_mapping,
     sign_in_throttle_record,
 )
+from sso.sp_keys import sp_key_pair
 
 logger = logging.getLogger(__name__)
 
@@ -434,6 +435,7 @@ def agency_sso_view(request: HttpRequest, slug: str) -> HttpResponse:
                 reverse("saml_metadata", kwargs={"organization_slug": agency.slug})
             ),
             "test_sign_in_url": reverse("sso:test_sign_in", kwargs={"slug": agency.slug}),
+            "sp_key": sp_key_pair(),
         },
         status=status,
     )

@@ -143,3 +143,17 @@ def test_configured_files_are_used(settings, tmp_path):
     settings.SAML_SP_KEY_FILE, settings.SAML_SP_CERT_FILE = str(tmp_path / "sp.key"), str(tmp_path / "sp.crt")
     pair = sp_keys.sp_key_pair()
     assert pair is not None and pair.certificate == cert and pair.private_key == key
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+def test_the_agency_page_says_whether_assertions_may_be_encrypted(
+    with_key, request, client, agency_admin, staff_login
+):
+    pair = request.getfixturevalue("sp_key" if with_key else "no_sp_key")
+    staff_login(client, agency_admin)
+    text = client.get("/agencies/doe-x/sso/", HTTP_HOST=HOST).content.decode()
+    if with_key:
+        assert "may encrypt assertions" in text and pair.fingerprint_display in text
+        assert "no encryption key" not in text
+    else:
+        assert "this service has no encryption key" in text and "may encrypt" not in text
