@@ -310,8 +310,11 @@ def _note_use(token: ScimToken, now: datetime) -> None:
 # With a shared cache the token itself is kept there too, so a request costs the database nothing
 # before its own work. Revoking or rotating replaces the entry with a tombstone once the change has
 # committed, and entries are only ever added (never overwritten) by readers, so a reader that
-# looked a token up just before it was revoked cannot put it back.
-TOKEN_CACHE_SECONDS = 300
+# looked a token up just before it was revoked cannot put it back. A copy lives a minute: if a
+# revocation happened while Redis was unreachable (the tombstone could not be written) and the
+# same Redis comes back still holding the copy, the revoked token works a minute at most. The
+# cost is one indexed read per token and minute across all processes.
+TOKEN_CACHE_SECONDS = 60
 REVOKED = "revoked"
 _AGENCY_FIELDS = ("id", "parent_id", "slug", "name", "abbreviation", "kind", "path", "depth")
 _TOKEN_FIELDS = (

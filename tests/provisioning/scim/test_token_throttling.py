@@ -111,6 +111,14 @@ def test_with_redis_the_script_is_sent_again_after_redis_forgot_it(redis_cache, 
     assert count == 3  # the second request and this look were counted: the script ran again
 
 
+def test_with_redis_a_cached_token_lives_a_minute_at_most(redis_cache, department):
+    """What bounds a revocation Redis missed (it was down then, and came back with the copy)."""
+    issued = tokens.scim_token_create(agency=department, name="Okta", actor=ADMIN, rate_limit_per_minute=100)
+    assert ScimClient(issued.secret).get("Users").status_code == 200
+    key = redis_cache.make_and_validate_key(tokens._cache_key(issued.token.token_hash))
+    assert 0 < redis_cache._cache.get_client().ttl(key) <= 60
+
+
 def test_with_redis_an_unknown_token_leaves_no_counter_behind(redis_cache):
     entry, count = tokens._cached_entry_and_count("0" * 64, timezone.now())
     assert entry is None and count is None
