@@ -237,6 +237,9 @@ else:
 CACHES["fallback"] = {
     "BACKEND": "django.core.cache.backends.db.DatabaseCache",
     "LOCATION": "core_cache_fallback",
+    # Django culls a third of the entries past MAX_ENTRIES (300 by default), which during a long
+    # outage would drop limits' histories and used-code marks; expired entries go first anyway.
+    "OPTIONS": {"MAX_ENTRIES": 50_000},
 }
 
 # --- celery ---------------------------------------------------------------------------------
