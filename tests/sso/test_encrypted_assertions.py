@@ -82,45 +82,45 @@ def test_without_a_key_the_sp_metadata_offers_none(no_sp_key, client, department
     assert metadata.status_code == 200 and b"KeyDescriptor" not in metadata.content
 
 
-def test_an_idp_that_encrypts_to_the_service_signs_the_person_in(sp_key, tmp_path, client, department):
+def _sign_in(tmp_path, client, department, email: str, **answer) -> tuple[SamlBrowser, str, object]:
+    """One sign-in through a pysaml2 IdP that answers with ``answer`` (encrypt, sign, encrypt_cert):
+    the browser, the base64 response the IdP sent, and the ACS's final answer."""
     idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
     browser, location = _start("doe-x", idp)
-    value = idp.answer(location, {"mail": ["ada@examples.gov"], "givenName": ["Ada"]}, "ada", encrypt=True)
+    value = idp.answer(location, {"mail": [email], "givenName": ["Ada"]}, email.split("@")[0], **answer)
+    return browser, value, browser.post("doe-x", value)
+
+
+def test_an_idp_that_encrypts_to_the_service_signs_the_person_in(sp_key, tmp_path, client, department):
+    browser, value, final = _sign_in(tmp_path, client, department, "ada@examples.gov", encrypt=True)
     sent = _sent(value)
     assert sent.find(ENCRYPTED) is not None and sent.find(ASSERTION) is None  # nothing in the clear
-
-    final = browser.post("doe-x", value)
     assert final.status_code == 302 and final["Location"] == "/claim/", final.content[:600]
     assert browser.signed_in_user_id
     assert Employee.objects.get(email="ada@examples.gov").given_name == "Ada"
 
 
 def test_encryption_does_not_stand_in_for_the_signature(sp_key, tmp_path, client, department):
-    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
-    browser, location = _start("doe-x", idp)
-    value = idp.answer(location, {"mail": ["eve@examples.gov"]}, "eve", encrypt=True, sign=False)
-    final = browser.post("doe-x", value)
+    browser, _, final = _sign_in(tmp_path, client, department, "eve@examples.gov", encrypt=True, sign=False)
     assert final.status_code == 403 and not browser.signed_in_user_id
     assert not Employee.objects.filter(email="eve@examples.gov").exists()
     assert _refusal_reason() == "no_signed_assertion"
 
 
 def test_an_assertion_encrypted_to_another_key_is_refused(sp_key, tmp_path, client, department):
-    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
-    browser, location = _start("doe-x", idp)
     _, stranger = make_key_pair("someone else's SP")
-    value = idp.answer(location, {"mail": ["ada@examples.gov"]}, "ada", encrypt=True, encrypt_cert=stranger)
-    final = browser.post("doe-x", value)
+    browser, _, final = _sign_in(
+        tmp_path, client, department, "ada@examples.gov", encrypt=True, encrypt_cert=stranger
+    )
     assert final.status_code == 400 and not browser.signed_in_user_id
     assert _refusal_reason() == "invalid_response"  # it cannot be decrypted
 
 
 def test_without_a_key_an_encrypted_assertion_is_refused_saying_why(no_sp_key, tmp_path, client, department):
-    idp = _connect(department, "https://idp.examples.gov/pysaml2", tmp_path, client)
-    browser, location = _start("doe-x", idp)
     _, cert = make_key_pair("an SP key the service does not have")
-    value = idp.answer(location, {"mail": ["ada@examples.gov"]}, "ada", encrypt=True, encrypt_cert=cert)
-    final = browser.post("doe-x", value)
+    browser, _, final = _sign_in(
+        tmp_path, client, department, "ada@examples.gov", encrypt=True, encrypt_cert=cert
+    )
     assert final.status_code == 403 and not browser.signed_in_user_id
     assert "no key to read it" in final.content.decode()
     assert _refusal_reason() == "encrypted_assertion"
