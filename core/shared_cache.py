@@ -59,8 +59,9 @@ def count_in_window(key: str, *, timeout: int) -> int:
 
 
 FALLBACK_ALIAS = "fallback"
-# After a failed call, how long the shared cache is passed over (per process and cache backend),
-# so that a Redis that times out rather than refusing costs one timeout, not one per call.
+# After a failed call, how long the shared cache is passed over (per cache backend instance, which
+# Django keeps per thread), so that a Redis that times out rather than refusing costs one timeout,
+# not one per call.
 PASS_OVER_SECONDS = 10.0
 
 
