@@ -38,7 +38,23 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from core.errors import SignInRefused
 from sso.sp_keys import sp_key_pair
 
-NS = {"samlp": C.NS_SAMLP, "saml": C.NS_SAML, "ds": C.NS_DS}
+NS = {"samlp": C.NS_SAMLP, "saml": C.NS_SAML, "ds": C.NS_DS, "xenc": C.NS_XENC}
+# What an encrypted assertion may be encrypted with. The content: AES only (3DES is disallowed for
+# federal use since 2023, NIST SP 800-131A). The content key: RSA-OAEP only; RSA PKCS#1 v1.5 key
+# transport is refused before any decryption is tried, since a decryption that fails differently
+# from one that succeeds is a padding oracle (Bleichenbacher) on the service's key.
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+CONTENT_CIPHERS = frozenset(
+    {
+        C.AES128_CBC,
+        C.AES192_CBC,
+        C.AES256_CBC,
+        f"{XENC11}aes128-gcm",
+        f"{XENC11}aes192-gcm",
+        f"{XENC11}aes256-gcm",
+    }
+)
+KEY_TRANSPORTS = frozenset({C.RSA_OAEP_MGF1P, f"{XENC11}rsa-oaep"})
 CLOCK_SKEW = timedelta(seconds=C.ALLOWED_CLOCK_DRIFT)
 # Base64 of a response this large is far beyond any real assertion (they run 4-20 kB).
 MAX_SAML_RESPONSE_CHARS = 256_000
@@ -249,7 +265,31 @@ def inspect_post(value: str | None) -> etree._Element:
         raise _refuse("The sign-in response declares a DTD, which SAML never uses.", "dtd")
     if root.tag != f"{{{C.NS_SAMLP}}}Response":
         raise _refuse("The message is not a SAML Response.", "not_a_response")
+    check_encryption_methods(root)
     return root
+
+
+def check_encryption_methods(root: etree._Element) -> None:
+    """Refuse anything encrypted in the response (an assertion, a NameID) whose content or key was
+    encrypted with an algorithm this service does not accept (``CONTENT_CIPHERS``,
+    ``KEY_TRANSPORTS``), before anything tries to decrypt it. The content key may sit inside the
+    encrypted data or beside it (as ADFS and Shibboleth place it): both are checked."""
+    for data in root.iterfind(".//xenc:EncryptedData", NS):
+        method = data.find("xenc:EncryptionMethod", NS)
+        if method is None or method.get("Algorithm") not in CONTENT_CIPHERS:
+            raise _refuse(
+                "The assertion is encrypted with a cipher this service does not accept; use AES.",
+                "weak_encryption",
+                403,
+            )
+    for key in root.iterfind(".//xenc:EncryptedKey", NS):
+        method = key.find("xenc:EncryptionMethod", NS)
+        if method is None or method.get("Algorithm") not in KEY_TRANSPORTS:
+            raise _refuse(
+                "The assertion's key is encrypted in a way this service does not accept; use RSA-OAEP.",
+                "weak_encryption",
+                403,
+            )
 
 
 # --- after python3-saml -------------------------------------------------------------------------

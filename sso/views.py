@@ -102,6 +102,14 @@ def refusal_advice(reason: str, agency: Agency | None) -> tuple[str, str]:
             f"{name}'s help desk: its identity provider can send answers unencrypted, or AI Seats' "
             "operators can give the service its SAML key.",
         )
+    if reason == "weak_encryption":
+        return (
+            f"{name}'s sign-in is not set up correctly for AI Seats",
+            f"{name}'s identity provider encrypted its answer with an algorithm AI Seats does not "
+            "accept (3DES, or RSA PKCS#1 v1.5 for the key). This is not something you did wrong and "
+            f"trying again will not help. Tell {name}'s help desk: its identity provider must encrypt "
+            "with AES and RSA-OAEP, or not encrypt.",
+        )
     if reason in _ADDRESS_REASONS:
         return (
             f"{name}'s sign-in is not set up correctly for AI Seats",

@@ -21,6 +21,7 @@ MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
 ENCRYPTED = "{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion"
+XENC = "{http://www.w3.org/2001/04/xmlenc#}"
 
 
 def _pem_body(pem: str) -> str:
@@ -95,6 +96,8 @@ def test_an_idp_that_encrypts_to_the_service_signs_the_person_in(sp_key, tmp_pat
     browser, value, final = _sign_in(tmp_path, client, department, "ada@examples.gov", encrypt=True)
     sent = _sent(value)
     assert sent.find(ENCRYPTED) is not None and sent.find(ASSERTION) is None  # nothing in the clear
+    methods = [m.get("Algorithm") for m in sent.iter(f"{XENC}EncryptionMethod")]
+    assert sorted(methods) == [f"{XENC[1:-1]}aes256-cbc", f"{XENC[1:-1]}rsa-oaep-mgf1p"]
     assert final.status_code == 302 and final["Location"] == "/claim/", final.content[:600]
     assert browser.signed_in_user_id
     assert Employee.objects.get(email="ada@examples.gov").given_name == "Ada"
@@ -105,6 +108,26 @@ def test_encryption_does_not_stand_in_for_the_signature(sp_key, tmp_path, client
     assert final.status_code == 403 and not browser.signed_in_user_id
     assert not Employee.objects.filter(email="eve@examples.gov").exists()
     assert _refusal_reason() == "no_signed_assertion"
+
+
+@pytest.mark.parametrize(
+    "weakness", [{"cipher": "3des"}, {"key_transport": "rsa-1_5"}], ids=["3des", "rsa-pkcs1-v1.5"]
+)
+def test_weak_encryption_is_refused_before_anything_is_decrypted(
+    weakness, sp_key, tmp_path, client, department, monkeypatch
+):
+    """3DES is disallowed for federal use; RSA PKCS#1 v1.5 key transport would make the ACS a
+    padding oracle on the service's key. Both are refused on sight, and nothing is decrypted."""
+    from onelogin.saml2.response import OneLogin_Saml2_Response
+
+    def never(*args, **kwargs):
+        raise AssertionError("decryption was tried")
+
+    monkeypatch.setattr(OneLogin_Saml2_Response, "_decrypt_assertion", never)
+    browser, _, final = _sign_in(tmp_path, client, department, "ada@examples.gov", encrypt=True, **weakness)
+    assert final.status_code == 403 and not browser.signed_in_user_id
+    assert _refusal_reason() == "weak_encryption"
+    assert "AES and RSA-OAEP" in final.content.decode()
 
 
 def test_an_assertion_encrypted_to_another_key_is_refused(sp_key, tmp_path, client, department):
