@@ -274,22 +274,22 @@ def check_encryption_methods(root: etree._Element) -> None:
     encrypted with an algorithm this service does not accept (``CONTENT_CIPHERS``,
     ``KEY_TRANSPORTS``), before anything tries to decrypt it. The content key may sit inside the
     encrypted data or beside it (as ADFS and Shibboleth place it): both are checked."""
-    for data in root.iterfind(".//xenc:EncryptedData", NS):
-        method = data.find("xenc:EncryptionMethod", NS)
-        if method is None or method.get("Algorithm") not in CONTENT_CIPHERS:
-            raise _refuse(
-                "The assertion is encrypted with a cipher this service does not accept; use AES.",
-                "weak_encryption",
-                403,
-            )
-    for key in root.iterfind(".//xenc:EncryptedKey", NS):
-        method = key.find("xenc:EncryptionMethod", NS)
-        if method is None or method.get("Algorithm") not in KEY_TRANSPORTS:
-            raise _refuse(
-                "The assertion's key is encrypted in a way this service does not accept; use RSA-OAEP.",
-                "weak_encryption",
-                403,
-            )
+    for path, accepted, message in (
+        (
+            ".//xenc:EncryptedData",
+            CONTENT_CIPHERS,
+            "The assertion is encrypted with a cipher this service does not accept; use AES.",
+        ),
+        (
+            ".//xenc:EncryptedKey",
+            KEY_TRANSPORTS,
+            "The assertion's key is encrypted in a way this service does not accept; use RSA-OAEP.",
+        ),
+    ):
+        for node in root.iterfind(path, NS):
+            method = node.find("xenc:EncryptionMethod", NS)
+            if method is None or method.get("Algorithm") not in accepted:
+                raise _refuse(message, "weak_encryption", 403)
 
 
 # --- after python3-saml -------------------------------------------------------------------------
